@@ -1,0 +1,29 @@
+"""Helpers shared by the CLI commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from seqgen.errors import OptionError
+
+
+def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
+    """``-o key=value`` options to a dict (validated later by the domain)."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise OptionError(f"-o {pair!r}: expected key=value")
+        out[key.strip()] = value
+    return out
+
+
+def emit_json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+def info(msg: str) -> None:
+    print(msg, file=sys.stderr)

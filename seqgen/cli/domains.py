@@ -1,0 +1,38 @@
+"""`seqgen domains [NAME]`: the loaded domains, or one domain's options."""
+
+from __future__ import annotations
+
+import typer
+
+
+def domains(name: str = typer.Argument(None, help="Show this domain's options.")) -> None:
+    """List domains with a one-line description, or the options of one domain."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from seqgen import registry
+
+    reg = registry.load()
+    registry.warn_problems(reg)
+    console = Console()
+    if name is None:
+        table = Table("domain", "unit", "plugin", "description", box=None)
+        for dom, cls in sorted(reg.domains.items()):
+            table.add_row(dom, cls.unit, reg.domain_plugin[dom], cls.description)
+        console.print(table)
+        return
+    cls = reg.domain(name)
+    console.print(f"[bold]{name}[/bold]: {cls.description}", highlight=False)
+    console.print(
+        f"unit: {cls.unit}; output: {cls.output_suffix}; plugin: {reg.domain_plugin[name]}"
+    )
+    if getattr(cls, "default_corpus", None):
+        console.print(f"default corpus: {cls.default_corpus}")
+    if not cls.options:
+        console.print("no options")
+        return
+    table = Table("option (-o key=value)", "type", "default", "help", box=None)
+    for o in cls.options:
+        kind = "|".join(o.choices) if o.choices else o.type.__name__
+        table.add_row(o.name, kind, repr(o.default), o.help)
+    console.print(table)

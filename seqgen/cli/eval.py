@@ -1,0 +1,68 @@
+"""`seqgen eval`: held-out loss of a trained model in nats and bits, per token and per unit."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+
+def evaluate(
+    target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    corpus: str = typer.Option(
+        None,
+        "--corpus",
+        "-c",
+        help="Evaluate on this corpus instead of the run's own. "
+        "A corpus without its own splits is evaluated whole.",
+    ),
+    split: str = typer.Option("valid", help="valid or test (for corpora that have splits)."),
+    streams: int = typer.Option(16, help="Streams scored side by side (each keeps its state)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Evaluate a model. Example: seqgen eval runs/char --json"""
+    import torch
+
+    from seqgen import checkpoint, registry
+    from seqgen.cli.common import emit_json
+    from seqgen.corpus import resolve
+    from seqgen.data import prepare
+    from seqgen.evaluate import Score, total_nll
+
+    torch.set_grad_enabled(False)
+    ckpt = checkpoint.load(target)
+    model, tok = checkpoint.build(ckpt)
+    reg = registry.load()
+    run = ckpt["run"]
+    name = corpus or run["corpus"]
+    spec = resolve(name, type(tok).file_patterns, reg)
+    data = None
+    if corpus is None:  # the run's own corpus: usually still in the cache, as trained
+        data = prepare(type(tok), spec, settings=run["settings"])
+        if data.tokenizer.get_state() != tok.get_state():
+            data = None
+    if data is None:
+        data = prepare(type(tok), spec, tokenizer=tok, split=corpus is None)
+    if "all" in data.splits:
+        split = "all"
+    t0 = time.perf_counter()
+    ids = data.tokens(split)
+    nll, n = total_nll(model, ids, tok.eod_id, streams=streams)
+    score = Score(nll, n, data.units(split), tok.unit)
+    report = {
+        "checkpoint": ckpt["path"],
+        "corpus": name,
+        "split": split,
+        **score.report(),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    if as_json:
+        emit_json(report)
+        return
+    typer.echo(
+        f"{name} [{split}]: {report['nats_per_token']:.4f} nats/token, "
+        f"{report['bits_per_token']:.4f} bits/token, perplexity {report['perplexity']:.2f}\n"
+        f"{report['units']:,} {tok.unit}s in {report['tokens']:,} tokens: "
+        f"{report['nats_per_unit']:.4f} nats/{tok.unit}, {report['bits_per_unit']:.4f} bits/{tok.unit}"
+    )

@@ -1,0 +1,94 @@
+"""`seqgen generate`: sample from a trained run, streaming text and writing native output."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+
+def generate(
+    target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    length: int = typer.Option(500, "--length", "-n", help="Tokens to generate per sample."),
+    temperature: float = typer.Option(
+        1.0, "--temperature", "-t", help="Below 1: safer; above: wilder."
+    ),
+    top_k: int = typer.Option(None, help="Sample only from the k likeliest tokens."),
+    top_p: float = typer.Option(
+        None, help="Sample from the smallest set holding this probability."
+    ),
+    greedy: bool = typer.Option(False, "--greedy", help="Always take the likeliest token."),
+    prime: str = typer.Option(None, "--prime", "-p", help="Text the samples continue."),
+    prime_file: Path = typer.Option(None, help="A file (in the domain's format) to continue."),
+    seed: int = typer.Option(None, help="Random seed: the same seed gives the same samples."),
+    num_samples: int = typer.Option(1, "--num-samples", "-N", help="Samples, drawn as one batch."),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="Write the sample in the domain's native format (FILE-2, FILE-3, ... "
+        "for more samples).",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print samples to stdout."),
+) -> None:
+    """Generate from a trained model. Example: seqgen generate runs/char --prime "ROMEO:" """
+    import torch
+
+    from seqgen import checkpoint
+    from seqgen.errors import SeqgenError
+    from seqgen.sample import SampleConfig
+    from seqgen.sample import generate as draw
+
+    if num_samples < 1 or length < 0:
+        raise SeqgenError("--num-samples must be at least 1 and --length not negative")
+    ckpt = checkpoint.load(target)
+    model, tok = checkpoint.build(ckpt)
+    torch.set_grad_enabled(False)
+    ids: list[int] = []
+    if prime_file is not None:
+        if not prime_file.is_file():
+            raise SeqgenError(f"--prime-file {prime_file}: no such file")
+        for doc in tok.read(prime_file):
+            for part in doc.parts:
+                ids.extend(int(i) for i in tok.encode(part))
+            break
+    if prime:
+        ids.extend(tok.encode_prime(prime))
+    cfg = SampleConfig(
+        length=length,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        greedy=greedy,
+        num_samples=num_samples,
+        seed=seed,
+    )
+    stream = not quiet and num_samples == 1
+    pending: list[int] = []
+
+    def on_token(i: int, t: int) -> None:
+        # Buffer tokens that decode to a partial character (byte tokens) until they complete.
+        pending.append(t)
+        text = tok.to_text(pending)
+        if text.endswith("\ufffd") and len(pending) < 4:
+            return
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        pending.clear()
+
+    if stream and ids:
+        sys.stdout.write(tok.to_text(ids))
+    samples = draw(model, tok, cfg, prime=ids, on_token=on_token if stream else None)
+    if stream:
+        if pending:
+            sys.stdout.write(tok.to_text(pending))
+        sys.stdout.write("\n")
+    elif not quiet:
+        for k, s in enumerate(samples, 1):
+            typer.echo(f"--- sample {k} ---")
+            typer.echo(tok.to_text(ids + s))
+    if out is not None:
+        for k, s in enumerate(samples, 1):
+            path = out if k == 1 else out.with_name(f"{out.stem}-{k}{out.suffix}")
+            tok.write(ids + s, path)
+            print(f"seqgen: wrote {path}", file=sys.stderr)

@@ -1,0 +1,102 @@
+"""Turn a ``--corpus`` argument (file, directory, glob or registered name) into sources per split."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqgen.errors import DataError
+from seqgen.tokenizer import Document
+
+SPLITS = ("train", "valid", "test")
+ALL = "all"  # a corpus without its own splits: divided 90/10 when prepared
+
+# A source is a file, or a callable that generates documents (e.g. synthetic corpora).
+Source = Path | Callable[[], Iterable[Document]]
+
+
+@dataclass
+class CorpusSpec:
+    """What to read. ``sources`` maps a split (or ``all``) to its sources, in order."""
+
+    name: str
+    sources: dict[str, list[Source]]
+    fingerprint: str = ""  # identifies the content, for the token cache
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[Path]:
+        return [s for srcs in self.sources.values() for s in srcs if isinstance(s, Path)]
+
+
+def _is_split_dir(path: Path) -> dict[str, list[Source]] | None:
+    """A directory holding train.*, valid.* (and test.*) carries its own splits."""
+    found: dict[str, list[Source]] = {}
+    for child in sorted(path.iterdir()):
+        if child.is_file() and child.stem in SPLITS:
+            found.setdefault(child.stem, []).append(child)
+    return found if "train" in found and "valid" in found else None
+
+
+def _expand(arg: str, patterns: tuple[str, ...]) -> list[Path]:
+    path = Path(arg).expanduser()
+    if any(ch in arg for ch in "*?["):
+        return sorted(Path(p) for p in glob.glob(arg, recursive=True) if Path(p).is_file())
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = {
+            f
+            for pattern in patterns
+            for f in path.rglob(pattern)
+            if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
+        }
+        return sorted(files)
+    raise DataError(f"corpus {arg}: no such file, directory or registered corpus name")
+
+
+def fingerprint(sources: dict[str, list[Source]], name: str) -> str:
+    """Hash of every file's bytes (and place in the splits); generated sources count by name."""
+    h = hashlib.blake2b(digest_size=16)
+    for split, srcs in sorted(sources.items()):
+        for src in srcs:
+            h.update(f"{split}\0".encode())
+            if isinstance(src, Path):
+                h.update(src.name.encode() + b"\0")
+                with open(src, "rb") as f:
+                    while block := f.read(1 << 22):
+                        h.update(block)
+            else:
+                h.update(f"{name}:{getattr(src, '__qualname__', repr(src))}".encode())
+    return h.hexdigest()
+
+
+def resolve(arg: str, patterns: tuple[str, ...] = ("*",), registry=None) -> CorpusSpec:
+    """Find what ``--corpus arg`` means. Registered names win over paths of the same name
+    only when no such path exists."""
+    entry = registry.corpus(arg) if registry is not None else None
+    if entry is not None and not Path(arg).exists():
+        made = entry.factory()
+        if isinstance(made, CorpusSpec):
+            spec = made
+        elif isinstance(made, dict):
+            spec = CorpusSpec(arg, {k: list(v) for k, v in made.items()})
+        else:
+            items = made if isinstance(made, list | tuple) else [made]
+            spec = CorpusSpec(arg, {ALL: [Path(p) if isinstance(p, str) else p for p in items]})
+    else:
+        path = Path(arg).expanduser()
+        own = _is_split_dir(path) if path.is_dir() else None
+        files = own if own is not None else {ALL: _expand(arg, patterns)}
+        if not any(files.values()):
+            raise DataError(f"corpus {arg}: no files matching {', '.join(patterns)}")
+        spec = CorpusSpec(arg, files)
+    for src in spec.files:
+        if not src.is_file():
+            raise DataError(f"corpus {arg}: {src} does not exist")
+    if not spec.fingerprint:
+        spec.fingerprint = fingerprint(spec.sources, spec.name)
+    return spec

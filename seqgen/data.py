@@ -1,0 +1,290 @@
+"""Tokenize a corpus once into memory-mapped token files, cached by content and tokenizer.
+
+Layout of one cache entry (``$SEQGEN_CACHE`` or ``~/.cache/seqgen``, then ``tokens/<key>/``)::
+
+    train.bin valid.bin [test.bin]   raw uint16/uint32 ids, documents joined by end-of-document
+    meta.json                        tokenizer state, dtype, per-split tokens/units/documents
+
+Training reads the ``.bin`` files through ``np.memmap``: the corpus is never held as Python
+objects, so a corpus larger than memory trains fine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from seqgen.corpus import ALL, CorpusSpec, Source
+from seqgen.errors import DataError, SeqgenError
+from seqgen.tokenizer import Document, Tokenizer
+
+FORMAT = 1
+VALID_FRACTION = 0.1
+
+
+def cache_root() -> Path:
+    root = os.environ.get("SEQGEN_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "seqgen"
+
+
+def warn(msg: str) -> None:
+    print(f"seqgen: warning: {msg}", file=sys.stderr)
+
+
+@dataclass
+class Dataset:
+    """A prepared corpus: token memmaps per split plus the fitted tokenizer."""
+
+    dir: Path
+    tokenizer: Tokenizer
+    meta: dict
+
+    @property
+    def splits(self) -> list[str]:
+        return list(self.meta["splits"])
+
+    def tokens(self, split: str) -> np.ndarray:
+        if split not in self.meta["splits"]:
+            have = ", ".join(self.meta["splits"])
+            raise SeqgenError(f"this corpus has no {split!r} split (it has: {have})")
+        info = self.meta["splits"][split]
+        if info["tokens"] == 0:
+            return np.zeros(0, dtype=self.meta["dtype"])
+        return np.memmap(self.dir / f"{split}.bin", dtype=self.meta["dtype"], mode="r")
+
+    def units(self, split: str) -> int:
+        return int(self.meta["splits"][split]["units"])
+
+
+class _Writer:
+    """Appends id arrays to a file; can roll back to the start of a document."""
+
+    def __init__(self, path: Path, dtype: np.dtype):
+        self.path, self.dtype = path, dtype
+        self.f = open(path, "wb")
+        self.count = 0
+        self.documents = 0
+
+    def write(self, ids) -> None:
+        arr = np.asarray(ids, dtype=self.dtype)
+        self.f.write(arr.tobytes())
+        self.count += arr.size
+
+    def rollback(self, count: int) -> None:
+        self.f.flush()
+        self.f.truncate(count * self.dtype.itemsize)
+        self.f.seek(count * self.dtype.itemsize)
+        self.count = count
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class _Sources:
+    """Documents of each split. In a corpus of many files, a file that raises DataError is
+    skipped with a warning naming it (and remembered, so later passes skip it too); in a
+    one-file corpus the error stands."""
+
+    def __init__(self, spec: CorpusSpec, tok: Tokenizer):
+        self.spec, self.tok = spec, tok
+        self.many = sum(len(v) for v in spec.sources.values()) > 1
+        self.skipped: dict[str, str] = {}
+
+    def _fail(self, src: Source, err: DataError) -> None:
+        if not self.many or not isinstance(src, Path):
+            raise err
+        if str(src) not in self.skipped:
+            self.skipped[str(src)] = str(err)
+            warn(f"skipped {err}")
+
+    def _guard(self, src: Source, parts, failed: list) -> Iterator:
+        try:
+            yield from parts
+        except DataError as e:
+            failed.append(e)
+            self._fail(src, e)
+
+    def documents(self, split: str) -> Iterator[tuple[Document, list]]:
+        """Yield (document, failed); after the parts are used up, ``failed`` is non-empty if
+        the document broke part-way (its tokens must then be rolled back)."""
+        for src in self.spec.sources[split]:
+            if str(src) in self.skipped:
+                continue
+            failed: list = []
+            try:
+                made = self.tok.read(src) if isinstance(src, Path) else src()
+                for doc in made:
+                    if doc.split is None and split != ALL:
+                        doc.split = split
+                    yield Document(doc.name, self._guard(src, doc.parts, failed), doc.split), failed
+                    if failed:
+                        break
+            except DataError as e:
+                self._fail(src, e)
+
+
+def _key(tok_name: str, identity: dict, spec: CorpusSpec) -> str:
+    blob = json.dumps(
+        {"format": FORMAT, "domain": tok_name, "tokenizer": identity, "corpus": spec.fingerprint},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
+
+
+def _progress(label: str):
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn(f"[bold]{label}[/bold]"),
+        BarColumn(),
+        TextColumn("{task.fields[tokens]}"),
+        TimeElapsedColumn(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+        console=None,
+    )
+
+
+def prepare(
+    tok_cls: type[Tokenizer],
+    spec: CorpusSpec,
+    settings: dict | None = None,
+    tokenizer: Tokenizer | None = None,
+    split: bool = True,
+) -> Dataset:
+    """Tokenize ``spec`` (fitting a new tokenizer from ``settings`` unless ``tokenizer`` is
+    given) into the cache, or return the cached result. A corpus without its own splits is
+    divided 90/10 into train and valid, or kept whole as split ``all`` when ``split`` is False."""
+    identity = tokenizer.get_state() if tokenizer is not None else {"settings": settings or {}}
+    identity = {**identity, "split": split}
+    key = _key(tok_cls.name, identity, spec)
+    final = cache_root() / "tokens" / key
+    if (final / "meta.json").is_file():
+        meta = json.loads((final / "meta.json").read_text())
+        tok = tokenizer or tok_cls.from_state(meta["tokenizer"])
+        return Dataset(final, tok, meta)
+
+    tok = tokenizer or tok_cls(settings=dict(settings or {}))
+    sources = _Sources(spec, tok)
+    if tokenizer is None:
+        fit_splits = [s for s in spec.sources if s in (ALL, "train")]
+        tok.fit(
+            d for s in fit_splits for d, _ in sources.documents(s) if d.split in (None, "train")
+        )
+    dtype = np.dtype(np.uint16 if tok.vocab_size <= 65536 else np.uint32)
+
+    root = cache_root() / "tokens"
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
+    try:
+        meta = _encode_all(spec, tok, dtype, work, sources, split)
+        meta["skipped"] = sources.skipped
+        meta["tokenizer"] = tok.get_state()
+        (work / "meta.json").write_text(json.dumps(meta, indent=1))
+        try:
+            os.replace(work, final)
+        except OSError:  # another process prepared the same corpus meanwhile
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return Dataset(final, tok, meta)
+
+
+def _encode_all(
+    spec: CorpusSpec, tok: Tokenizer, dtype, work: Path, sources: _Sources, split_all: bool
+) -> dict:
+    writers: dict[str, _Writer] = {}
+    doc_ends: dict[str, list[int]] = {}
+
+    def writer(split: str) -> _Writer:
+        if split not in writers:
+            writers[split] = _Writer(work / f"{split}.bin", dtype)
+            doc_ends[split] = []
+        return writers[split]
+
+    with _progress("tokenizing") as bar:
+        task = bar.add_task("tokens", total=None, tokens="")
+        eod = np.array([tok.eod_id], dtype=dtype)
+        for split in spec.sources:
+            for doc, failed in sources.documents(split):
+                w = writer(doc.split or split)
+                start = w.count
+                for part in doc.parts:
+                    w.write(tok.encode(part))
+                    bar.update(task, tokens=f"{sum(x.count for x in writers.values()):,} tokens")
+                if failed:
+                    w.rollback(start)
+                    continue
+                if w.count == start:
+                    continue  # an empty document adds nothing
+                w.write(eod)
+                doc_ends[doc.split or split].append(w.count)
+    for w in writers.values():
+        w.close()
+
+    if ALL in writers and split_all:
+        _split_all(work, dtype, doc_ends.pop(ALL), writers.pop(ALL).count)
+    counts = {}
+    for split in ("train", "valid", "test", ALL):
+        path = work / f"{split}.bin"
+        if not path.exists():
+            continue
+        n = path.stat().st_size // dtype.itemsize
+        ids = np.memmap(path, dtype=dtype, mode="r") if n else np.zeros(0, dtype)
+        units = sum(
+            tok.count_units(np.asarray(ids[i : i + (1 << 22)])) for i in range(0, n, 1 << 22)
+        )
+        documents = int(np.count_nonzero(ids == tok.eod_id)) if n else 0
+        counts[split] = {"tokens": int(n), "units": int(units), "documents": documents}
+        del ids
+    if not any(c["tokens"] for c in counts.values()) or (
+        split_all and not counts.get("train", {}).get("tokens")
+    ):
+        raise DataError(f"corpus {spec.name}: no usable documents (nothing to train on)")
+    return {
+        "format": FORMAT,
+        "domain": tok.name,
+        "unit": tok.unit,
+        "dtype": dtype.name,
+        "vocab_size": tok.vocab_size,
+        "corpus": spec.name,
+        "splits": counts,
+    }
+
+
+def _split_all(work: Path, dtype, ends: list[int], n: int) -> None:
+    """Divide all.bin into train.bin and valid.bin: every tenth document when there are at least
+    ten, else the contiguous tail (the last 10% of tokens)."""
+    src = work / "all.bin"
+    ids = np.memmap(src, dtype=dtype, mode="r") if n else np.zeros(0, dtype)
+    with open(work / "train.bin", "wb") as tr, open(work / "valid.bin", "wb") as va:
+        if len(ends) >= 10:
+            start = 0
+            for i, end in enumerate(ends):
+                (va if i % 10 == 9 else tr).write(np.asarray(ids[start:end]).tobytes())
+                start = end
+        else:
+            cut = int(n * (1 - VALID_FRACTION))
+            for i in range(0, cut, 1 << 24):
+                tr.write(np.asarray(ids[i : min(cut, i + (1 << 24))]).tobytes())
+            va.write(np.asarray(ids[cut:]).tobytes())
+    del ids
+    src.unlink()

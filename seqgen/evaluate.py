@@ -1,0 +1,89 @@
+"""Held-out negative log-likelihood over a whole token array, with the LSTM state carried.
+
+The array is cut into S contiguous streams that run side by side; each stream keeps its state
+from start to end (unlimited context), so only S-1 places lose their history::
+
+    ids:     a b c d e f g h i j k l m n o p q       (S = 3 streams)
+    stream0  a b c d e
+    stream1            f g h i j
+    stream2                      k l m n o p q   <- the remainder rides on the last stream
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seqgen.model import LSTMLanguageModel
+
+LN2 = math.log(2)
+
+
+@dataclass
+class Score:
+    nll: float  # summed, nats
+    tokens: int  # predicted tokens
+    units: int  # what the tokens stand for (characters, frames, ...)
+    unit: str
+
+    def report(self) -> dict:
+        per_tok = self.nll / max(self.tokens, 1)
+        per_unit = self.nll / max(self.units, 1)
+        return {
+            "nats_per_token": per_tok,
+            "bits_per_token": per_tok / LN2,
+            "perplexity": math.exp(min(per_tok, 700.0)),
+            "tokens": self.tokens,
+            "unit": self.unit,
+            "units": self.units,
+            "nats_per_unit": per_unit,
+            "bits_per_unit": per_unit / LN2,
+        }
+
+
+@torch.inference_mode()
+def total_nll(
+    model: LSTMLanguageModel,
+    ids: np.ndarray,
+    eod_id: int | None = None,
+    streams: int = 16,
+    chunk: int = 256,
+    device: str | torch.device = "cpu",
+) -> tuple[float, int]:
+    """Summed NLL (nats) of ids[1:] given what precedes each. With ``eod_id``, the state is
+    reset after each end-of-document token, so every document is scored on its own."""
+    was_training = model.training
+    model.eval()
+    n = len(ids) - 1
+    if n < 1:
+        return 0.0, 0
+    streams = max(1, min(streams, n // max(chunk, 1)))
+    m = n // streams
+    total = 0.0
+
+    def run(x: np.ndarray, y: np.ndarray, state):
+        nonlocal total
+        for t in range(0, x.shape[1], chunk):
+            xb = torch.from_numpy(x[:, t : t + chunk].astype(np.int64)).to(device)
+            yb = torch.from_numpy(y[:, t : t + chunk].astype(np.int64)).to(device)
+            reset = (xb == eod_id) if eod_id is not None else None
+            logits, state = model(xb, state, reset)
+            total += float(
+                F.cross_entropy(logits.flatten(0, 1).float(), yb.flatten(), reduction="sum")
+            )
+        return state
+
+    main = np.asarray(ids[: streams * m + 1])
+    x = np.lib.stride_tricks.sliding_window_view(main[:-1], m)[::m][:streams]
+    y = np.lib.stride_tricks.sliding_window_view(main[1:], m)[::m][:streams]
+    state = run(np.ascontiguousarray(x), np.ascontiguousarray(y), None)
+    rest = np.asarray(ids[streams * m :])
+    if len(rest) > 1:
+        last = (state[0][:, -1:].contiguous(), state[1][:, -1:].contiguous())
+        run(rest[None, :-1], rest[None, 1:], last)
+    model.train(was_training)
+    return total, n

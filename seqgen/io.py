@@ -1,0 +1,85 @@
+"""File helpers shared by the core and plugins: atomic writes and chunked, strict text reading."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from seqgen.errors import DataError
+
+CHUNK_BYTES = 1 << 20
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path``.
+
+    A crash, Ctrl-C or exception leaves the old file (or no file), never half a new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_text_chunks(
+    path: str | os.PathLike, encoding: str = "utf-8-sig", chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[str]:
+    """Decode a text file strictly, in pieces of about ``chunk_bytes`` that end at a line break
+    where one exists, so no line (and no word) is cut in two.
+
+    Invalid bytes raise DataError naming the file and the byte offset."""
+    path = Path(path)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    carry = ""
+    offset = 0
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise DataError(f"{path}: cannot open ({e.strerror})") from None
+    with f:
+        while True:
+            block = f.read(chunk_bytes)
+            final = not block
+            pending = len(decoder.getstate()[0])
+            try:
+                text = carry + decoder.decode(block, final=final)
+            except UnicodeDecodeError as e:
+                at = offset - pending + e.start
+                raise DataError(
+                    f"{path}: not valid {encoding.removesuffix('-sig').upper()} at byte {at} "
+                    f"({e.reason}); re-encode the file or check it is text"
+                ) from None
+            offset += len(block)
+            if final:
+                if text:
+                    yield text
+                return
+            cut = text.rfind("\n") + 1
+            if cut == 0 and len(text) > 4 * chunk_bytes:
+                cut = max(text.rfind(" "), len(text) - 1) + 1  # one enormous line
+            carry = text[cut:]
+            if cut:
+                yield text[:cut]

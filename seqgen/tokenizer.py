@@ -1,0 +1,188 @@
+"""The tokenizer contract: what a domain plugin implements to turn its data into token ids and back.
+
+The core never looks inside a document. It asks the tokenizer to read files into
+:class:`Document` objects, to fit a vocabulary, to encode each part to ids, and later to decode
+ids, count the units they stand for, write native output, and (optionally) constrain sampling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from seqgen.errors import OptionError
+
+
+@dataclass(frozen=True)
+class Option:
+    """One domain option, given on the command line as ``-o name=value``."""
+
+    name: str
+    default: Any
+    help: str
+    type: type = str  # bool, int, float or str
+    choices: tuple[str, ...] | None = None
+
+    def parse(self, text: str) -> Any:
+        """Turn the command-line text into a value, or raise OptionError naming the option."""
+        try:
+            if self.type is bool:
+                low = text.strip().lower()
+                if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError
+                value: Any = low in ("1", "true", "yes", "on")
+            else:
+                value = self.type(text)
+        except ValueError:
+            raise OptionError(
+                f"option {self.name}={text!r}: expected {self.type.__name__}"
+            ) from None
+        if self.choices is not None and value not in self.choices:
+            raise OptionError(
+                f"option {self.name}={text!r}: choose one of {', '.join(self.choices)}"
+            )
+        return value
+
+
+@dataclass
+class Document:
+    """One document of a corpus. ``parts`` are domain objects (text chunks, note lists, ...)
+    in order; they may be produced lazily so a large file is never held whole in memory.
+    ``split`` is set when the source itself says which split the document belongs to."""
+
+    name: str
+    parts: Iterable[Any]
+    split: str | None = None
+
+
+class Constraint:
+    """Per-sample state machine that keeps generated streams valid (well-formed markup,
+    closed notes). The sampler calls ``advance`` with every token (prime tokens too), asks
+    ``mask`` before each draw, and appends ``finish`` when the length runs out."""
+
+    def mask(self) -> np.ndarray | None:
+        """Boolean array over the vocabulary: True where a token is allowed next. None: all."""
+        return None
+
+    def advance(self, token: int) -> None:
+        """Record that ``token`` was emitted."""
+
+    def finish(self) -> list[int]:
+        """Tokens that close whatever is still open, so a cut sample is still valid."""
+        return []
+
+
+class Tokenizer:
+    """Base class of every domain. Subclasses set the class attributes and implement the
+    methods marked *required*; the rest have working defaults."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    unit: ClassVar[str] = "token"  # what count_units counts: "character", "frame", ...
+    options: ClassVar[tuple[Option, ...]] = ()
+    output_suffix: ClassVar[str] = ".txt"  # native format written by `write`
+    file_patterns: ClassVar[tuple[str, ...]] = ("*",)  # files a directory corpus is made of
+
+    def __init__(self, settings: dict[str, Any] | None = None):
+        self.settings: dict[str, Any] = dict(settings or {})
+
+    # --- options ---------------------------------------------------------------------------
+    @classmethod
+    def parse_options(cls, given: dict[str, str]) -> dict[str, Any]:
+        """Validate ``-o`` pairs against ``options``; fill in defaults."""
+        known = {o.name: o for o in cls.options}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            names = ", ".join(known) or "none"
+            raise OptionError(
+                f"domain {cls.name!r} has no option {unknown[0]!r} (its options: {names})"
+            )
+        values = {o.name: o.default for o in cls.options}
+        values.update({k: known[k].parse(v) for k, v in given.items()})
+        return values
+
+    @classmethod
+    def create(cls, given: dict[str, str] | None = None) -> Tokenizer:
+        """A fresh, unfitted tokenizer from command-line options."""
+        return cls(settings=cls.parse_options(given or {}))
+
+    # --- reading and fitting (required) ----------------------------------------------------
+    def read(self, path: Path) -> Iterator[Document]:
+        """Yield the documents in one file. Raise DataError naming the file if unreadable."""
+        raise NotImplementedError
+
+    def fit(self, documents: Iterable[Document]) -> None:
+        """Build the vocabulary from the training documents."""
+        raise NotImplementedError
+
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def eod_id(self) -> int:
+        """The end-of-document token: separates documents and ends generation."""
+        raise NotImplementedError
+
+    def encode(self, part: Any) -> Sequence[int] | np.ndarray:
+        """Ids for one part of a document (no end-of-document token)."""
+        raise NotImplementedError
+
+    def decode(self, ids: Sequence[int]) -> Any:
+        """The domain object (text, notes, ...) that ``ids`` stand for."""
+        raise NotImplementedError
+
+    def get_state(self) -> dict:
+        """Everything needed to rebuild this tokenizer, as JSON-safe data (options included)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_state(cls, state: dict) -> Tokenizer:
+        raise NotImplementedError
+
+    # --- defaults a domain may override ----------------------------------------------------
+    @property
+    def special_ids(self) -> list[int]:
+        """Ids that stand for no unit of data (end-of-document, padding, ...)."""
+        return [self.eod_id]
+
+    def count_units(self, ids: np.ndarray) -> int:
+        """How many units (see ``unit``) the ids stand for; used for bits per unit."""
+        return int(np.count_nonzero(~np.isin(ids, self.special_ids)))
+
+    def to_text(self, ids: Sequence[int]) -> str:
+        """Human-readable form, streamed to stdout while sampling."""
+        return str(self.decode(ids))
+
+    def encode_prime(self, text: str) -> list[int]:
+        """Ids for a priming string given with ``--prime``. Raise DataError listing symbols
+        the vocabulary lacks, unless the domain has an unknown token."""
+        return [int(i) for i in self.encode(text)]
+
+    def reference(self, part: Any) -> Any:
+        """What ``decode(encode(part))`` must equal: the part itself for lossless domains,
+        its quantised form for lossy ones."""
+        return part
+
+    def check_part(self, part: Any) -> str | None:
+        """None if the part round-trips to its reference, else a short description."""
+        got = self.decode(self.encode(part))
+        want = self.reference(part)
+        if got == want:
+            return None
+        return f"decoded {len(got)} items, expected {len(want)}"
+
+    def write(self, ids: Sequence[int], path: Path) -> None:
+        """Write generated ids to ``path`` in the domain's native format. Use
+        :func:`seqgen.io.atomic_write` so a failure never leaves half a file."""
+        from seqgen.io import atomic_write_text
+
+        atomic_write_text(path, self.to_text(ids))
+
+    def constraint(self) -> Constraint | None:
+        """A fresh Constraint for one sample, or None when any token may follow any other."""
+        return None

@@ -1,0 +1,52 @@
+"""Shared fixtures: every test gets its own token cache; shared corpora are found if present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_corpora() -> Path | None:
+    env = os.environ.get("SEQGEN_CORPORA")
+    for cand in ([Path(env)] if env else []) + [ROOT.parent / "shared" / "corpora"]:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def corpora() -> Path:
+    found = shared_corpora()
+    if found is None:
+        pytest.skip("shared corpora not found (set SEQGEN_CORPORA)")
+    return found
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run the real `seqgen` CLI in-process: ``cli("train", ...)`` -> (exit code, stdout, stderr)."""
+    import sys
+
+    from seqgen.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["seqgen", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
