@@ -76,7 +76,9 @@ def generate(
     stepper = Stepper(model)
     out: list[list[int]] = [[] for _ in range(n)]
     done = [False] * n
-    for _ in range(cfg.length):
+    for step in range(cfg.length):
+        if step == 0 and cfg.length > 1:
+            logits[:, tok.eod_id] = float("-inf")  # an empty sample is never what was asked for
         if constrained:
             for i, c in enumerate(constraints):
                 allowed = c.mask()

@@ -191,7 +191,10 @@ class Trainer:
 
     def lr_now(self) -> float:
         cfg = self.cfg
-        warm = min(1.0, (self.step + 1) / max(1, cfg.warmup_steps))
+        warmup = cfg.warmup_steps
+        if self.total_steps:  # a short run must not spend itself warming up
+            warmup = min(warmup, max(1, self.total_steps // 10))
+        warm = min(1.0, (self.step + 1) / max(1, warmup))
         if not (self.total_steps or cfg.max_time):
             return cfg.lr * warm
         cos = 0.5 * (1 + math.cos(math.pi * self.progress()))

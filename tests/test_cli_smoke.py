@@ -7,7 +7,7 @@ def test_train_generate_eval(cli, tmp_path):
     text = tmp_path / "abc.txt"
     text.write_text("the cat sat on the mat. " * 300)
     run = tmp_path / "run"
-    code, _, err = cli("train", "-d", "char", "-c", text, "--out", run, "--max-steps", "12",
+    code, _, err = cli("train", "-d", "char", "-c", text, "--out", run, "--max-steps", "60",
                        "--hidden-size", "32", "--embedding-size", "16", "--batch-size", "4",
                        "--seq-len", "32", "-q")
     assert code == 0, err
