@@ -183,6 +183,16 @@ class Tokenizer:
 
         atomic_write_text(path, self.to_text(ids))
 
+    def pretrained_embeddings(self, dim: int) -> np.ndarray | None:
+        """Optional initial embedding matrix (vocab_size, dim), float32, e.g. from word vectors.
+        Rows of NaN keep their random initialisation. None: all random."""
+        return None
+
+    @property
+    def freeze_embeddings(self) -> bool:
+        """True keeps the embedding matrix fixed during training."""
+        return False
+
     def constraint(self) -> Constraint | None:
         """A fresh Constraint for one sample, or None when any token may follow any other."""
         return None

@@ -142,14 +142,33 @@ class Trainer:
         self.precision = pick_precision(cfg.precision, self.device)
         torch.manual_seed(cfg.seed)
         self.model_cfg = model_cfg
-        self.model = LSTMLanguageModel(model_cfg).to(self.device)
-        self.opt = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr, cfg.weight_decay)
+        self.model = LSTMLanguageModel(model_cfg)
+        self._init_embeddings(data.tokenizer, vectors=resume is None)
+        self.model.to(self.device)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = make_optimizer(cfg.optimizer, params, cfg.lr, cfg.weight_decay)
         self.train_ids = data.tokens("train")
         self._layout()
         self.step, self.train_time, self.best_val, self.evals_since_best = 0, 0.0, math.inf, 0
         self.state = None
         if resume is not None:
             self._restore(resume)
+
+    def _init_embeddings(self, tok, vectors: bool) -> None:
+        vectors = tok.pretrained_embeddings(self.model_cfg.embedding_size) if vectors else None
+        if vectors is not None:
+            weight = self.model.embed.weight
+            given = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+            if given.shape != weight.shape:
+                raise SeqgenError(
+                    f"pretrained embeddings have shape {tuple(given.shape)}, "
+                    f"the model needs {tuple(weight.shape)} (--embedding-size)"
+                )
+            rows = ~torch.isnan(given).any(1)
+            with torch.no_grad():
+                weight[rows] = given[rows]
+        if tok.freeze_embeddings:
+            self.model.embed.weight.requires_grad_(False)
 
     # --- data layout ---------------------------------------------------------------------
     def _layout(self) -> None:
