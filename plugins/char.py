@@ -207,6 +207,18 @@ class CharTokenizer(Tokenizer):
         tok._set_chars(list(state["chars"]))
         return tok
 
+    # --- testing ---------------------------------------------------------------------------
+    @classmethod
+    def sample_corpus(cls, directory: Path) -> Path:
+        path = Path(directory) / "sample.txt"
+        path.write_text(
+            "ROMEO:\nBut, soft! what light through yonder window breaks?\n"
+            "It is the east, and Juliet is the sun.\n\n"
+            "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo? \u00e9t\u00e9 \u2014 caf\u00e9\n",
+            encoding="utf-8",
+        )
+        return path
+
 
 def _show(chars: list[str], limit: int = 20) -> str:
     shown = ", ".join(repr(c) for c in chars[:limit])
@@ -252,6 +264,6 @@ def register_corpora(register):
         register(
             f"bits-{key}",
             _pattern_corpus(key),
-            description=f"{zeros} zero(s) then {ones} one(s), repeated ({PATTERN_LENGTH:,} symbols)",
+            description=f"{zeros} zero(s) then {ones} one(s), repeated ({PATTERN_LENGTH:,} long)",
             domain="char",
         )

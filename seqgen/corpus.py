@@ -1,4 +1,4 @@
-"""Turn a ``--corpus`` argument (file, directory, glob or registered name) into sources per split."""
+"""Turn a ``--corpus`` argument (file, directory, glob or registered name) into split sources."""
 
 from __future__ import annotations
 

@@ -61,6 +61,12 @@ def total_nll(
     n = len(ids) - 1
     if n < 1:
         return 0.0, 0
+    if eod_id is not None:
+        starts = np.flatnonzero(np.asarray(ids[:-1]) == eod_id)
+        if len(starts) >= 2 * streams:  # many documents: score each one on its own, batched
+            total = _documents_nll(model, np.asarray(ids), starts, device)
+            model.train(was_training)
+            return total, n
     streams = max(1, min(streams, n // max(chunk, 1)))
     m = n // streams
     total = 0.0
@@ -87,3 +93,24 @@ def total_nll(
         run(rest[None, :-1], rest[None, 1:], last)
     model.train(was_training)
     return total, n
+
+
+def _documents_nll(model, ids: np.ndarray, starts: np.ndarray, device, batch: int = 64) -> float:
+    """Each document (from its end-of-document input to the next) starts from a zero state,
+    exactly as with resets; documents of similar length are padded into one batch."""
+    bounds = sorted({0, *starts.tolist(), len(ids) - 1})
+    segs = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    segs.sort(key=lambda ab: ab[1] - ab[0])
+    total = 0.0
+    for i in range(0, len(segs), batch):
+        group = segs[i : i + batch]
+        width = max(b - a for a, b in group)
+        x = np.zeros((len(group), width), np.int64)
+        y = np.full((len(group), width), -100, np.int64)  # -100: ignored by cross_entropy
+        for r, (a, b) in enumerate(group):
+            x[r, : b - a] = ids[a:b]
+            y[r, : b - a] = ids[a + 1 : b + 1]
+        logits, _ = model(torch.from_numpy(x).to(device))
+        yb = torch.from_numpy(y).to(device)
+        total += float(F.cross_entropy(logits.flatten(0, 1).float(), yb.flatten(), reduction="sum"))
+    return total

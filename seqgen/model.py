@@ -69,22 +69,23 @@ class LSTMLanguageModel(nn.Module):
     ) -> tuple[torch.Tensor, State]:
         """Logits (B, T, V) and the final state.
 
-        ``reset`` (B, T) bool marks inputs after which a stream's state is zeroed (the
-        end-of-document token), so documents never see each other. The fused LSTM runs
-        over the segments between such positions."""
+        ``reset`` (B, T) bool marks end-of-document inputs: a stream's state is zeroed just
+        before such a token, so each document is read from the same fresh start as in
+        sampling (which feeds the end-of-document token to a zero state), and documents
+        never see each other. The fused LSTM runs over the segments between resets."""
         if reset is None or not bool(reset.any()):
             out, state = self.features(x, state)
             return self.head(out), state
         B, T = x.shape
         if state is None:
             state = self.initial_state(B, x.device)
-        ends = (torch.nonzero(reset.any(0)).flatten() + 1).tolist()
-        outs, start = [], 0
-        for end in sorted(set(ends) | {T}):
-            out, (h, c) = self.features(x[:, start:end], state)
+        starts = torch.nonzero(reset.any(0)).flatten().tolist()
+        bounds = sorted(set(starts) | {0, T})
+        outs = []
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+            keep = (~reset[:, start]).to(state[0].dtype).view(1, B, 1)
+            out, state = self.features(x[:, start:end], (state[0] * keep, state[1] * keep))
             outs.append(out)
-            keep = (~reset[:, end - 1]).to(h.dtype).view(1, B, 1)
-            state, start = (h * keep, c * keep), end
         return self.head(torch.cat(outs, 1)), state
 
     def loss(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
-from rich.text import Text
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 
 class TrainProgress:

@@ -119,6 +119,11 @@ def _wanted() -> set[str] | None:
     return {p.strip() for p in value.split(",") if p.strip()}
 
 
+def _builtin(ep: Any) -> bool:
+    dist = getattr(ep, "dist", None)
+    return dist is not None and dist.name == "seqgen"
+
+
 def _version(ep: Any) -> str:
     dist = getattr(ep, "dist", None)
     return dist.version if dist is not None else "unknown"
@@ -132,7 +137,9 @@ def load() -> Registry:
     pm.add_hookspecs(hookspecs)
     reg.manager = pm
     wanted = _wanted()
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+    # seqgen's own plugins first: hooks run in this order, so a third-party plugin that
+    # registers a built-in domain's name is the one refused, never the built-in.
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: (not _builtin(e), e.name)):
         if wanted is not None and ep.name not in wanted:
             continue
         if ep.name in reg.plugins:

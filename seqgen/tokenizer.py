@@ -196,3 +196,17 @@ class Tokenizer:
     def constraint(self) -> Constraint | None:
         """A fresh Constraint for one sample, or None when any token may follow any other."""
         return None
+
+    def eval_extras(self, ids: np.ndarray) -> dict[str, Any]:
+        """Extra figures ``seqgen eval`` reports for the evaluated ids (e.g. the share of unknown
+        tokens, which makes bits per unit a lower bound). Keys become JSON keys."""
+        return {}
+
+    # --- testing ---------------------------------------------------------------------------
+    @classmethod
+    def sample_corpus(cls, directory: Path) -> Path | None:
+        """Write a tiny corpus (a file or a folder, a few kilobytes) in the domain's native
+        format under ``directory`` and return its path. :func:`seqgen.testing.check_tokenizer`
+        and seqgen's own test suite run the conformance checks on it. None: the domain ships
+        no sample, so those checks are skipped for it."""
+        return None

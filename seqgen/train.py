@@ -325,6 +325,7 @@ class Trainer:
         finally:
             signal.signal(signal.SIGINT, old_handler)
             metrics.close()
+        self._plot(force=True)
         if self.step == start_step and not interrupted:
             self.save(checkpoint.LATEST)
         return {
@@ -355,6 +356,17 @@ class Trainer:
         )
         bar.report(row, sample)
         return row
+
+    def _plot(self, force: bool) -> None:
+        """Redraw loss.png; at most every 20 s while training (matplotlib is not free)."""
+        now = time.perf_counter()
+        if not force and now - getattr(self, "_plotted", -1e9) < 20:
+            return
+        from seqgen.plot import loss_curve
+
+        unit = self.data.tokenizer.unit
+        loss_curve(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png", unit)
+        self._plotted = now
 
     def _sample(self) -> str:
         if not self.cfg.sample_length:

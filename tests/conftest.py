@@ -33,7 +33,7 @@ def corpora() -> Path:
 
 @pytest.fixture
 def cli(capsys, monkeypatch):
-    """Run the real `seqgen` CLI in-process: ``cli("train", ...)`` -> (exit code, stdout, stderr)."""
+    """Run the real `seqgen` CLI in-process: ``cli("train", ...)`` -> (code, stdout, stderr)."""
     import sys
 
     from seqgen.cli import main

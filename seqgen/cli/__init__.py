@@ -8,7 +8,7 @@ import sys
 import typer
 
 from seqgen import __version__
-from seqgen.cli import corpora, domains, eval, generate, plugins, prepare, train
+from seqgen.cli import corpora, domains, eval, generate, inspect, plugins, prepare, train
 from seqgen.errors import SeqgenError
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ def _root(
 
 app.command("train")(train.train)
 app.command("generate")(generate.generate)
+app.command("inspect")(inspect.inspect)
 app.command("eval")(eval.evaluate)
 app.command("prepare")(prepare.prepare)
 app.command("domains")(domains.domains)

@@ -22,7 +22,6 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Evaluate a model. Example: seqgen eval runs/char --json"""
-    import torch
 
     from seqgen import checkpoint, registry
     from seqgen.cli.common import emit_json
@@ -30,7 +29,6 @@ def evaluate(
     from seqgen.data import prepare
     from seqgen.evaluate import Score, total_nll
 
-    torch.set_grad_enabled(False)
     ckpt = checkpoint.load(target)
     model, tok = checkpoint.build(ckpt)
     reg = registry.load()
@@ -50,11 +48,13 @@ def evaluate(
     ids = data.tokens(split)
     nll, n = total_nll(model, ids, tok.eod_id, streams=streams)
     score = Score(nll, n, data.units(split), tok.unit)
+    extras = tok.eval_extras(ids)  # domain figures, e.g. the <unk> rate of the word domain
     report = {
         "checkpoint": ckpt["path"],
         "corpus": name,
         "split": split,
         **score.report(),
+        **extras,
         "seconds": round(time.perf_counter() - t0, 2),
     }
     if as_json:
@@ -64,5 +64,8 @@ def evaluate(
         f"{name} [{split}]: {report['nats_per_token']:.4f} nats/token, "
         f"{report['bits_per_token']:.4f} bits/token, perplexity {report['perplexity']:.2f}\n"
         f"{report['units']:,} {tok.unit}s in {report['tokens']:,} tokens: "
-        f"{report['nats_per_unit']:.4f} nats/{tok.unit}, {report['bits_per_unit']:.4f} bits/{tok.unit}"
+        f"{report['nats_per_unit']:.4f} nats/{tok.unit}, "
+        f"{report['bits_per_unit']:.4f} bits/{tok.unit}"
     )
+    for key, value in extras.items():
+        typer.echo(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value:,}")

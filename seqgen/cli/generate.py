@@ -29,10 +29,11 @@ def generate(
         help="Write the sample in the domain's native format (FILE-2, FILE-3, ... "
         "for more samples).",
     ),
+    audio: Path = typer.Option(None, "--audio", help="Also render the sample as audio (.wav)."),
+    plot: Path = typer.Option(None, "--plot", help="Also draw the sample as a picture (.png)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print samples to stdout."),
 ) -> None:
     """Generate from a trained model. Example: seqgen generate runs/char --prime "ROMEO:" """
-    import torch
 
     from seqgen import checkpoint
     from seqgen.errors import SeqgenError
@@ -43,7 +44,6 @@ def generate(
         raise SeqgenError("--num-samples must be at least 1 and --length not negative")
     ckpt = checkpoint.load(target)
     model, tok = checkpoint.build(ckpt)
-    torch.set_grad_enabled(False)
     ids: list[int] = []
     if prime_file is not None:
         if not prime_file.is_file():
@@ -92,3 +92,8 @@ def generate(
             path = out if k == 1 else out.with_name(f"{out.stem}-{k}{out.suffix}")
             tok.write(ids + s, path)
             print(f"seqgen: wrote {path}", file=sys.stderr)
+    # The domain's `write` dispatches on the suffix (raising SeqgenError for one it cannot write).
+    for extra in (audio, plot):
+        if extra is not None:
+            tok.write(ids + samples[0], extra)
+            print(f"seqgen: wrote {extra}", file=sys.stderr)

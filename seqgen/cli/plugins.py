@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(
@@ -34,3 +37,67 @@ def plugins(
     for p in reg.plugins.values():
         table.add_row(p.name, p.version, p.module, ", ".join(p.hooks), p.error or "ok")
     Console().print(table)
+
+
+# --- `seqgen plugins new` --------------------------------------------------------------------
+FILES = {  # template -> path in the new project ({package} and {name} filled in)
+    "pyproject.toml.tmpl": "pyproject.toml",
+    "README.md.tmpl": "README.md",
+    "tokenizer.py.tmpl": "{package}/__init__.py",
+    "test_plugin.py.tmpl": "tests/test_{name}.py",
+}
+
+
+def render(name: str) -> dict[str, str]:
+    """The new project's files (relative path -> text) for domain ``name``."""
+    from importlib.resources import files
+
+    from seqgen.errors import SeqgenError
+
+    if not name.isidentifier() or not name.islower() or name.startswith("_"):
+        raise SeqgenError(
+            f"plugin name {name!r}: use a lowercase Python identifier (letters, digits, _), "
+            "e.g. dna or sheet_music"
+        )
+    values = {
+        "name": name,
+        "package": f"seqgen_{name}",
+        "dist": f"seqgen-{name.replace('_', '-')}",
+        "class_name": "".join(w.capitalize() for w in name.split("_")) + "Tokenizer",
+        "suffix": ".txt",
+    }
+    out = {}
+    root = files("seqgen.templates") / "plugin"
+    for template, target in FILES.items():
+        text = (root / template).read_text(encoding="utf-8")
+        for key, value in values.items():
+            text = text.replace("{{" + key + "}}", value)
+        out[target.format(**values)] = text
+    return out
+
+
+@app.command("new")
+def new(
+    name: str = typer.Argument(..., help="Domain name, a lowercase identifier (e.g. dna)."),
+    directory: Path = typer.Option(
+        None, "--dir", help="Where to create the project [./seqgen-NAME]."
+    ),
+) -> None:
+    """Create a plugin package: entry point, tokenizer stub, kit test, README.
+
+    The stub already passes the conformance kit; edit it until it reads your format."""
+    from seqgen.errors import SeqgenError
+
+    project = render(name)
+    target = directory if directory is not None else Path(f"seqgen-{name.replace('_', '-')}")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise SeqgenError(f"{target}: already exists and is not empty; choose another --dir")
+    for rel, text in project.items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    print(f"seqgen: created {target}/ ({', '.join(project)})", file=sys.stderr)
+    typer.echo(
+        f"next:\n  pip install -e {target}\n  seqgen domains   # lists {name}\n"
+        f"  cd {target} && pytest   # the conformance kit"
+    )

@@ -1,0 +1,80 @@
+"""Bits per character: the markup domain vs the char domain on the same held-out text.
+
+The corpus is cut once, at the first line break after 90% of its characters, into
+``train.xml`` and ``valid.xml`` in a work folder (a folder holding train.* and valid.* carries its
+own splits), so both domains train on exactly the same characters and are scored on exactly the
+same held-out last ~10%. Each domain trains for ``--seconds`` of training time with the same
+model size, then ``seqgen eval --json`` scores the valid split; bits per character are comparable
+because the markup domain's ``count_units`` counts the characters its tokens stand for.
+
+    python bench/markup_vs_char.py --corpus ../shared/corpora/enwik8/enwik8-prefix-4154400 \\
+        --seconds 600 --work bench-out/markup-vs-char
+
+Prints one JSON object. Both domains read the text as is (char: ``-o newlines=keep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def split_corpus(src: Path, work: Path, fraction: float = 0.9) -> dict:
+    text = src.read_bytes().decode("utf-8")
+    cut = text.find("\n", int(len(text) * fraction)) + 1 or len(text)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "data").mkdir(exist_ok=True)
+    (work / "data" / "train.xml").write_text(text[:cut], encoding="utf-8", newline="")
+    (work / "data" / "valid.xml").write_text(text[cut:], encoding="utf-8", newline="")
+    return {"train_characters": cut, "valid_characters": len(text) - cut}
+
+
+def seqgen(*args: str) -> str:
+    launcher = "import sys; from seqgen.cli import main; sys.argv[0] = 'seqgen'; main()"
+    done = subprocess.run([sys.executable, "-c", launcher, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"seqgen {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--work", type=Path, default=Path("bench-out/markup-vs-char"))
+    ap.add_argument("--seconds", type=float, default=600.0, help="training time per domain")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--hidden-size", type=int, default=512)
+    ap.add_argument("--num-layers", type=int, default=2)
+    ap.add_argument("--embedding-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=1337)
+    a = ap.parse_args()
+    report: dict = {"corpus": str(a.corpus), "seconds": a.seconds}
+    report.update(split_corpus(a.corpus, a.work))
+    for domain, options in (("char", ["-o", "newlines=keep"]), ("markup", [])):
+        run = a.work / f"run-{domain}"
+        args = ["train", "-d", domain, "-c", str(a.work / "data"), "--out", str(run), "-q"]
+        args += options + ["--max-time", str(a.seconds), "--seed", str(a.seed)]
+        args += ["--hidden-size", str(a.hidden_size), "--num-layers", str(a.num_layers)]
+        args += ["--embedding-size", str(a.embedding_size), "--batch-size", str(a.batch_size)]
+        args += ["--seq-len", str(a.seq_len)]
+        if a.threads:
+            args += ["--threads", str(a.threads)]
+        if not (run / "checkpoint.pt").exists():
+            seqgen(*args)
+        ev = json.loads(seqgen("eval", str(run), "--json"))
+        report[domain] = {
+            k: ev.get(k) for k in ("bits_per_unit", "bits_per_token", "tokens", "units", "unit")
+        }
+    report["markup_minus_char_bpc"] = round(
+        report["markup"]["bits_per_unit"] - report["char"]["bits_per_unit"], 4
+    )
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""Reading and writing for the midi domain: MIDI files (pretty_midi), scores (music21), piano
+rolls in Boulanger-Lewandowski ``.mat`` files, and output as MIDI, MusicXML, WAV and PNG.
+
+Everything is turned into a :class:`Piece`: notes with both wall-clock times (seconds, for the
+expressive ``performance`` encoding) and score positions (quarter notes, for the ``frames``
+grid), plus the first tempo and the time signatures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from seqgen.errors import DataError, SeqgenError
+from seqgen.io import atomic_path
+
+DRUMS = 128  # the program number the domain gives GM channel-10 percussion
+DEFAULT_TEMPO = 120.0
+MIDI_SUFFIXES = (".mid", ".midi")
+SCORE_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
+SOUNDFONTS = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+    "/usr/share/sounds/sf3/default-GM.sf3",
+)
+
+
+@dataclass
+class Note:
+    program: int  # 0-127, or DRUMS
+    pitch: int
+    start: float  # seconds
+    end: float
+    velocity: int
+    qstart: float  # quarter notes from the start
+    qend: float
+
+
+@dataclass
+class Piece:
+    """One piece of music, the domain object of a Document part."""
+
+    notes: list[Note]
+    tempo: float | None = DEFAULT_TEMPO  # first tempo (BPM); None: a bare piano roll
+    # (quarter-note position, seconds, numerator, denominator)
+    time_signatures: list[tuple[float, float, int, int]] = field(default_factory=list)
+    grid: float | None = None  # quarter notes per frame when the source fixes it (piano rolls)
+    end: float = 0.0  # quarter-note position of the end (keeps trailing silent frames)
+
+    def __len__(self) -> int:
+        return len(self.notes)
+
+
+def _quiet():
+    """pretty_midi/mido/music21 warn about harmless oddities of real files on every read."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    return stack
+
+
+# --- reading ---------------------------------------------------------------------------------
+def read_midi(path: Path) -> Piece:
+    import pretty_midi
+
+    with _quiet():
+        try:
+            if path.stat().st_size == 0:
+                raise DataError(f"{path}: empty file (0 bytes)")
+            pm = pretty_midi.PrettyMIDI(str(path))
+        except DataError:
+            raise
+        except Exception as e:  # mido/pretty_midi raise anything from EOFError to KeyError
+            msg = str(e).splitlines()[0][:120] if str(e) else ""
+            raise DataError(
+                f"{path}: not a readable MIDI file ({type(e).__name__}{': ' + msg if msg else ''})"
+            ) from None
+        return _from_pretty_midi(pm, path)
+
+
+def _from_pretty_midi(pm, path: Path | str) -> Piece:
+    res = float(pm.resolution)
+    notes: list[Note] = []
+    for inst in pm.instruments:
+        program = DRUMS if inst.is_drum else int(inst.program)
+        for n in inst.notes:
+            if n.end < n.start or not 0 <= n.pitch < 128:
+                continue
+            notes.append(
+                Note(
+                    program,
+                    int(n.pitch),
+                    float(n.start),
+                    float(n.end),
+                    int(min(max(n.velocity, 1), 127)),
+                    pm.time_to_tick(n.start) / res,
+                    pm.time_to_tick(n.end) / res,
+                )
+            )
+    if not notes:
+        raise DataError(f"{path}: no notes")
+    _, tempi = pm.get_tempo_changes()
+    tempo = float(tempi[0]) if len(tempi) else DEFAULT_TEMPO
+    sigs = [
+        (pm.time_to_tick(ts.time) / res, float(ts.time), int(ts.numerator), int(ts.denominator))
+        for ts in pm.time_signature_changes
+    ]
+    return Piece(notes, tempo, sigs, end=max(n.qend for n in notes))
+
+
+def read_scores(path: Path) -> Iterator[tuple[str, Piece]]:
+    """(name, piece) for each score in a MusicXML/ABC/Humdrum file (an ABC file may hold many)."""
+    from music21 import converter, stream
+
+    with _quiet():
+        try:
+            parsed = converter.parse(str(path))
+        except Exception as e:
+            raise DataError(f"{path}: music21 cannot parse it ({type(e).__name__})") from None
+    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    used = 0
+    for k, score in enumerate(scores):
+        try:
+            with _quiet():
+                piece = from_music21(score)
+        except Exception:  # one broken tune in a collection spoils only itself
+            continue
+        if piece.notes:
+            used += 1
+            yield (f"{path}#{k + 1}" if len(scores) > 1 else str(path)), piece
+    if not used:
+        raise DataError(f"{path}: no notes")
+
+
+def from_music21(score) -> Piece:
+    from music21 import meter, stream, tempo
+
+    parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
+    flat_all = score.flatten()
+    marks = list(flat_all.getElementsByClass(tempo.MetronomeMark))
+    bpm = float(marks[0].getQuarterBPM() or DEFAULT_TEMPO) if marks else DEFAULT_TEMPO
+    sec = 60.0 / bpm
+    notes: list[Note] = []
+    for part in parts:
+        inst = part.getInstrument(returnDefault=True)
+        program = inst.midiProgram if inst is not None and inst.midiProgram is not None else 0
+        if inst is not None and "Percussion" in type(inst).__name__:
+            program = DRUMS
+        for n in part.flatten().stripTies().notes:
+            q0 = float(n.offset)
+            q1 = q0 + float(n.duration.quarterLength)
+            vel = n.volume.velocity if n.volume.velocity is not None else 80
+            for p in n.pitches:
+                if 0 <= p.midi < 128:
+                    notes.append(Note(program, p.midi, q0 * sec, q1 * sec, int(vel), q0, q1))
+    sigs = []
+    for ts in flat_all.getElementsByClass(meter.TimeSignature):
+        q = float(ts.offset)
+        sigs.append((q, q * sec, int(ts.numerator), int(ts.denominator)))
+    end = max((n.qend for n in notes), default=0.0)
+    return Piece(notes, bpm, sigs, end=end)
+
+
+def read_mat(path: Path) -> Iterator[tuple[str, str, Piece]]:
+    """(split, name, piece) for every piano roll in a Boulanger-Lewandowski .mat file: keys
+    traindata/validdata/testdata, each a list of T x 88 0/1 rolls (column + 21 = MIDI pitch).
+    One row is one frame: a quarter note for JSB chorales, an eighth for the others."""
+    try:
+        import scipy.io
+    except ImportError:
+        raise DataError(
+            f"{path}: reading .mat piano rolls needs scipy (pip install scipy)"
+        ) from None
+    try:
+        mat = scipy.io.loadmat(str(path))
+    except Exception as e:
+        raise DataError(f"{path}: not a readable .mat file ({type(e).__name__})") from None
+    keys = {"train": "traindata", "valid": "validdata", "test": "testdata"}
+    if not any(k in mat for k in keys.values()):
+        raise DataError(f"{path}: no traindata/validdata/testdata arrays (not a piano-roll .mat)")
+    grid = 1.0 if "jsb" in path.name.lower() else 0.5
+    for split, key in keys.items():
+        if key not in mat:
+            continue
+        rolls = np.asarray(mat[key], dtype=object).ravel()
+        for k, roll in enumerate(rolls):
+            roll = np.asarray(roll)
+            if roll.ndim != 2 or roll.shape[1] not in (88, 128):
+                raise DataError(f"{path}: {key}[{k}] has shape {roll.shape}, expected (T, 88)")
+            yield split, f"{path.name}:{split}:{k}", roll_to_piece(roll, grid)
+
+
+def roll_to_piece(roll: np.ndarray, grid: float, low: int | None = None) -> Piece:
+    """A T x 88 (or x 128) 0/1 piano roll as notes: a run of frames where a pitch sounds is
+    one note. The piece keeps its own grid and has no tempo or metre header."""
+    roll = np.asarray(roll) > 0
+    low = (21 if roll.shape[1] == 88 else 0) if low is None else low
+    sec = 60.0 / DEFAULT_TEMPO
+    padded = np.zeros((roll.shape[0] + 2, roll.shape[1]), bool)
+    padded[1:-1] = roll
+    diff = np.diff(padded.astype(np.int8), axis=0)
+    notes = []
+    for col in range(roll.shape[1]):
+        starts = np.flatnonzero(diff[:, col] == 1)
+        ends = np.flatnonzero(diff[:, col] == -1)
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            q0, q1 = s * grid, e * grid
+            notes.append(Note(0, col + low, q0 * sec, q1 * sec, 80, q0, q1))
+    notes.sort(key=lambda n: (n.qstart, n.pitch))
+    return Piece(notes, None, [], grid=grid, end=roll.shape[0] * grid)
+
+
+# --- writing ---------------------------------------------------------------------------------
+def to_pretty_midi(piece: Piece):
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=piece.tempo or DEFAULT_TEMPO)
+    for _, t, num, den in piece.time_signatures:
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, t))
+    by_prog: dict[int, list[Note]] = {}
+    for n in piece.notes:
+        by_prog.setdefault(n.program, []).append(n)
+    for prog in sorted(by_prog):
+        drum = prog == DRUMS
+        name = "Drums" if drum else pretty_midi.program_to_instrument_name(prog)
+        inst = pretty_midi.Instrument(program=0 if drum else prog, is_drum=drum, name=name)
+        for n in by_prog[prog]:
+            end = max(n.end, n.start + 0.01)
+            inst.notes.append(pretty_midi.Note(n.velocity, n.pitch, n.start, end))
+        pm.instruments.append(inst)
+    return pm
+
+
+def write_piece(piece: Piece, path: Path, text: str = "") -> str | None:
+    """Write by suffix: .mid/.midi, .musicxml/.xml/.mxl, .wav, .png, .txt. Returns a note for
+    the user (which synthesiser was used) or None."""
+    suffix = path.suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        pm = to_pretty_midi(piece)
+        with atomic_path(path) as tmp:
+            pm.write(str(tmp))
+        return None
+    if suffix in (".musicxml", ".xml", ".mxl"):
+        _write_score(piece, path, "mxl" if suffix == ".mxl" else "musicxml")
+        return None
+    if suffix == ".wav":
+        return _write_audio(piece, path)
+    if suffix == ".png":
+        _write_plot(piece, path)
+        return None
+    if suffix == ".txt":
+        from seqgen.io import atomic_write_text
+
+        atomic_write_text(path, text)
+        return None
+    raise SeqgenError(
+        f"{path}: the midi domain writes .mid, .midi, .musicxml, .xml, .mxl, .wav, .png or .txt, "
+        f"not {suffix or 'a file without suffix'}"
+    )
+
+
+def _write_score(piece: Piece, path: Path, fmt: str) -> None:
+    import tempfile
+
+    from music21 import converter
+
+    with tempfile.TemporaryDirectory() as d:
+        mid = Path(d) / "piece.mid"
+        to_pretty_midi(piece).write(str(mid))
+        with _quiet():
+            score = converter.parse(str(mid), quantizePost=True)
+            with atomic_path(path) as tmp:
+                out = Path(d) / f"score.{'mxl' if fmt == 'mxl' else 'musicxml'}"
+                written = Path(score.write(fmt, fp=str(out)))
+                shutil.copyfile(written, tmp)
+
+
+def find_soundfont() -> str | None:
+    return next((p for p in SOUNDFONTS if Path(p).is_file()), None)
+
+
+def _write_audio(piece: Piece, path: Path, rate: int = 22050) -> str:
+    import tempfile
+    import wave
+
+    fluid, sf2 = shutil.which("fluidsynth"), find_soundfont()
+    if fluid and sf2:
+        with tempfile.TemporaryDirectory() as d:
+            mid = Path(d) / "piece.mid"
+            to_pretty_midi(piece).write(str(mid))
+            with atomic_path(path) as tmp:
+                cmd = [fluid, "-ni", "-q", "-F", str(tmp), "-r", "44100", sf2, str(mid)]
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+                if done.returncode != 0 or not tmp.stat().st_size:
+                    raise SeqgenError(f"{path}: fluidsynth failed: {done.stderr.strip()[:200]}")
+        return f"rendered with FluidSynth and {sf2}"
+    pm = to_pretty_midi(piece)
+    audio = pm.synthesize(fs=rate)  # sine waves; drums are silent in pretty_midi's synthesis
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    pcm = (audio / peak * 0.9 * 32767).astype("<i2") if peak > 0 else audio.astype("<i2")
+    with atomic_path(path) as tmp:
+        with wave.open(str(tmp), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(pcm.tobytes())
+    why = "fluidsynth not installed" if not fluid else "no General MIDI soundfont found"
+    hint = "apt install fluidsynth fluid-soundfont-gm for real instruments"
+    return f"rendered with pretty_midi's sine synthesis ({why}; {hint})"
+
+
+def _write_plot(piece: Piece, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(12, 5), dpi=100)
+    cmap = plt.get_cmap("tab20")
+    progs = sorted({n.program for n in piece.notes})
+    for k, prog in enumerate(progs):
+        bars = [(n.start, max(n.end - n.start, 0.01)) for n in piece.notes if n.program == prog]
+        pitches = [n.pitch for n in piece.notes if n.program == prog]
+        label = "drums" if prog == DRUMS else f"program {prog}"
+        for (x, w), p in zip(bars, pitches, strict=True):
+            ax.broken_barh([(x, w)], (p - 0.4, 0.8), color=cmap(k % 20))
+        ax.plot([], [], color=cmap(k % 20), lw=6, label=label)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("MIDI pitch")
+    ax.set_title(f"{len(piece.notes)} notes")
+    if progs:
+        ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    from seqgen.io import atomic_write_bytes
+
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def note_for_user(msg: str | None) -> None:
+    if msg:
+        print(f"seqgen: {msg}", file=sys.stderr)

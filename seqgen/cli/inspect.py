@@ -1,0 +1,149 @@
+"""`seqgen inspect`: what the LSTM cells do over a piece of input, as a heatmap, CSV or NPZ."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+
+def inspect(
+    target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    text: str = typer.Option(None, "--text", "-t", help="The input to run the model over."),
+    prime_file: Path = typer.Option(
+        None, "--prime-file", help="Read the input from a file (in the domain's format)."
+    ),
+    plot: Path = typer.Option(None, "--plot", help="Write a heatmap PNG: a row per unit."),
+    csv: Path = typer.Option(
+        None, "--csv", help="Write one row per token: every quantity of the shown units."
+    ),
+    npz: Path = typer.Option(
+        None, "--npz", help="Write all layers, units and quantities as NumPy arrays."
+    ),
+    layer: int = typer.Option(
+        None, "--layer", "-l", help="LSTM layer, counted from 0 (default: the top layer)."
+    ),
+    units: str = typer.Option(
+        None, "--units", "-u", help="Units to show, e.g. 3,17,42 or 0-15 (default: up to 32)."
+    ),
+    regex: str = typer.Option(
+        None,
+        "--regex",
+        "-r",
+        help="Mark the tokens a regular expression matches, e.g. '\"[^\"]*\"' or '\\n'.",
+    ),
+    top: int = typer.Option(
+        None, "--top", "-k", help="Show the N units most correlated with --regex."
+    ),
+    rank_by: str = typer.Option(
+        "c", "--rank-by", help="Quantity --top ranks by: c, h, i, f, g or o."
+    ),
+    show: str = typer.Option(
+        "c,h", "--show", help="Quantities to plot: any of c,h,i,f,g,o, or 'all'."
+    ),
+    max_tokens: int = typer.Option(
+        2000, "--max-tokens", help="Use at most this many tokens of the input."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the unit summary as JSON."),
+) -> None:
+    """Show what LSTM cells remember. Example: seqgen inspect runs/char --prime-file play.txt
+    --regex '"[^"]*"' --top 5 --plot quotes.png"""
+    from seqgen import checkpoint
+    from seqgen import inspect as look
+    from seqgen.errors import DataError, SeqgenError
+
+    if plot is None and csv is None and npz is None and regex is None and not as_json:
+        raise SeqgenError("nothing to do: give --plot, --csv, --npz, --json or --regex")
+    if (text is None) == (prime_file is None):
+        raise SeqgenError("give the input as one of --text or --prime-file")
+    if top is not None and regex is None:
+        raise SeqgenError("--top needs a --regex to rank units against")
+    if top is not None and units is not None:
+        raise SeqgenError("give --units or --top, not both")
+    if top is not None and top < 1:
+        raise SeqgenError("--top must be at least 1")
+    if rank_by not in look.QUANTITIES:
+        raise SeqgenError(f"--rank-by {rank_by}: choose one of {', '.join(look.QUANTITIES)}")
+    wanted = (
+        list(look.QUANTITIES)
+        if show.strip() == "all"
+        else [q.strip() for q in show.split(",") if q.strip()]
+    )
+    bad = [q for q in wanted if q not in look.QUANTITIES]
+    if bad or not wanted:
+        raise SeqgenError(f"--show {show}: choose from c,h,i,f,g,o (or all)")
+    if max_tokens < 1:
+        raise SeqgenError("--max-tokens must be at least 1")
+
+    model, tok = checkpoint.build(checkpoint.load(target))
+    ids: list[int] = []
+    if prime_file is not None:
+        if not prime_file.is_file():
+            raise SeqgenError(f"--prime-file {prime_file}: no such file")
+        for doc in tok.read(prime_file):
+            for part in doc.parts:
+                ids.extend(int(i) for i in tok.encode(part))
+                if len(ids) > max_tokens:
+                    break
+            break
+    else:
+        try:
+            ids = list(tok.encode_prime(text))
+        except DataError as e:
+            raise DataError(str(e).replace("--prime", "--text")) from None
+    if not ids:
+        raise SeqgenError("the input is empty: nothing to inspect")
+    if len(ids) > max_tokens:
+        print(f"seqgen: using the first {max_tokens} of the input's tokens", file=sys.stderr)
+        ids = ids[:max_tokens]
+
+    L, H = model.cfg.num_layers, model.cfg.hidden_size
+    if layer is None:
+        layer = L - 1
+    if not 0 <= layer < L:
+        raise SeqgenError(f"--layer {layer}: this model has layers 0-{L - 1}")
+
+    tr = look.run(model, tok, ids)
+    ind = corr = None
+    if top is not None:
+        chosen, corr, ind = look.top_units(tr.values[rank_by][layer], tr.labels, regex, top)
+    else:
+        chosen = look.parse_units(units, H) if units is not None else list(range(min(H, 32)))
+        if regex is not None:
+            ind = look.indicator(tr.labels, regex)
+            if not ind.any():
+                raise SeqgenError(f"--regex {regex!r} matches nothing in the text")
+            corr = look.correlate(tr.values[rank_by][layer], ind)
+
+    summary = {
+        "layer": layer,
+        "tokens": len(ids),
+        "units": [
+            {"unit": u, **({"correlation": round(float(corr[u]), 4)} if corr is not None else {})}
+            for u in chosen
+        ],
+    }
+    if regex is not None:
+        summary.update(regex=regex, rank_by=rank_by, matched_tokens=int(ind.sum()))
+    if plot is not None:
+        title = f"layer {layer}, {len(ids)} tokens"
+        if regex is not None:
+            title += f"; regex {regex!r} (r of {rank_by} in brackets)"
+        look.plot(tr, plot, layer, chosen, wanted, ind, corr, title)
+    if csv is not None:
+        look.write_csv(tr, csv, layer, chosen, ind)
+    if npz is not None:
+        look.write_npz(tr, npz, ind, corr)
+
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    elif corr is not None:
+        what = "most correlated with" if top is not None else "correlation with"
+        typer.echo(f"layer {layer}, {look.NAMES[rank_by]}, units {what} {regex!r}:")
+        for u in chosen:
+            typer.echo(f"  unit {u:>4}  r = {corr[u]:+.3f}")
+    for path in (plot, csv, npz):
+        if path is not None:
+            print(f"seqgen: wrote {path}", file=sys.stderr)

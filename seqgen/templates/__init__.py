@@ -1,0 +1,1 @@
+"""File templates for `seqgen plugins new`: ``plugin/*.tmpl`` with ``{{placeholders}}``."""

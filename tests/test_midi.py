@@ -1,0 +1,274 @@
+"""The midi domain: round trips against the quantised reference, bad files, the sampling
+constraint, .mat piano rolls with their own splits, and a CLI train -> generate smoke run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pretty_midi = pytest.importorskip("pretty_midi")
+
+from seqgen_plugins.midi import (  # noqa: E402
+    EOD,
+    FRAME,
+    OFF,
+    ON,
+    PROG,
+    SHIFT,
+    VOCAB,
+    MidiTokenizer,
+)
+from seqgen_plugins.midi_io import DRUMS  # noqa: E402
+
+from seqgen.errors import DataError  # noqa: E402
+
+
+def make_midi(path: Path, seed: int = 0, bars: int = 4) -> Path:
+    """Piano chords, a bass line and a drum kit, 3/4 then 4/4, at 100 BPM."""
+    rng = np.random.default_rng(seed)
+    pm = pretty_midi.PrettyMIDI(initial_tempo=100)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(3, 4, 0.0))
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(4, 4, 3.6))
+    beat = 0.6
+    piano = pretty_midi.Instrument(program=0)
+    bass = pretty_midi.Instrument(program=33)
+    drums = pretty_midi.Instrument(program=0, is_drum=True)
+    for k in range(bars * 4):
+        t = k * beat
+        for p in (60, 64, 67) if k % 2 else (62, 65, 69):
+            piano.notes.append(pretty_midi.Note(int(rng.integers(50, 110)), p, t, t + beat * 0.9))
+        bass.notes.append(pretty_midi.Note(90, 36 + k % 5, t, t + beat / 2))
+        drums.notes.append(pretty_midi.Note(100, 36 if k % 2 else 38, t, t + 0.1))
+    pm.instruments += [piano, bass, drums]
+    pm.write(str(path))
+    return path
+
+
+def piece_of(tok: MidiTokenizer, path: Path):
+    (doc,) = list(tok.read(path))
+    (part,) = list(doc.parts)
+    return part
+
+
+@pytest.mark.parametrize("options", [{}, {"encoding": "frames", "grid": "16th"}])
+def test_round_trip_against_quantised_reference(tmp_path, options):
+    tok = MidiTokenizer.create(options)
+    piece = piece_of(tok, make_midi(tmp_path / "a.mid"))
+    assert tok.check_part(piece) is None
+    ids = tok.encode(piece)
+    assert ids.max() < VOCAB and EOD not in ids.tolist()
+    got = tok.decode(ids)
+    assert {n.program for n in got.notes} == {0, 33, DRUMS}  # programs and drums kept
+    assert [(num, den) for _, _, num, den in got.time_signatures] == [(3, 4), (4, 4)]
+    assert abs(got.tempo - 100) < 5  # tempo bin
+    # frames: the unit is the frame, counted by frame-end tokens
+    if options:
+        assert tok.unit == "frame" and tok.count_units(ids) == int((ids == FRAME).sum())
+        assert tok.count_units(ids) == 64  # 16 beats of 4 sixteenths
+    # written and read back: the same quantised notes
+    out = tmp_path / "b.mid"
+    tok.write(ids, out)
+    again = piece_of(tok, out)
+    assert tok.canon(again)[-1] == tok.canon(got)[-1]
+
+
+def test_bad_files_are_skipped_with_warning_and_summary(tmp_path, cli):
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    good = make_midi(folder / "good.mid")
+    make_midi(folder / "good2.mid", seed=1)
+    data = good.read_bytes()
+    (folder / "truncated.mid").write_bytes(data[: len(data) // 3])
+    (folder / "random.mid").write_bytes(np.random.default_rng(0).bytes(3000))
+    (folder / "empty.mid").write_bytes(b"")
+    silent = pretty_midi.PrettyMIDI()
+    silent.instruments.append(pretty_midi.Instrument(0))
+    silent.write(str(folder / "noteless.mid"))
+    (folder / "broken.musicxml").write_text("<score-partwise><part")
+
+    tok = MidiTokenizer.create()
+    for name in ("truncated.mid", "random.mid", "empty.mid", "noteless.mid", "broken.musicxml"):
+        with pytest.raises(DataError, match=name):
+            list(tok.read(folder / name))
+
+    code, out, err = cli("prepare", "-d", "midi", "-c", folder)
+    assert code == 0, err
+    report = json.loads(out)
+    bad = {"truncated.mid", "random.mid", "empty.mid", "noteless.mid", "broken.musicxml"}
+    assert {Path(p).name for p in report["skipped"]} == bad
+    for name in bad:
+        assert name in err and "warning" in err
+    assert report["splits"]["train"]["documents"] + report["splits"]["valid"]["documents"] == 2
+
+
+def _random_walk(tok: MidiTokenizer, steps: int, seed: int) -> list[int]:
+    rng = np.random.default_rng(seed)
+    c = tok.constraint()
+    ids = []
+    for _ in range(steps):
+        m = c.mask()
+        assert m.shape == (VOCAB,) and m.any()
+        logits = rng.normal(size=VOCAB) * 3
+        logits[~m] = -np.inf
+        t = int(np.argmax(logits))
+        ids.append(t)
+        c.advance(t)
+        if t == EOD:
+            c = tok.constraint()
+    ids += c.finish()
+    return ids
+
+
+def test_constraint_keeps_performance_streams_valid():
+    tok = MidiTokenizer.create()
+    for seed in range(3):
+        ids = _random_walk(tok, 1500, seed)
+        sounding: dict[int, set[int]] = {}
+        cur = 0
+        for t in ids:
+            if t == EOD:
+                assert not any(sounding.values())
+                cur = 0
+            elif ON <= t < OFF:
+                assert t - ON not in sounding.setdefault(cur, set())
+                sounding[cur].add(t - ON)
+            elif OFF <= t < SHIFT:
+                assert t - OFF in sounding.get(cur, set()), "note-off for a silent note"
+                sounding[cur].discard(t - OFF)
+            elif PROG <= t < FRAME:
+                cur = t - PROG
+            assert t != FRAME
+        assert not any(sounding.values()), "finish closes every note"
+
+
+def test_constraint_keeps_frames_ascending():
+    tok = MidiTokenizer.create({"encoding": "frames"})
+    for seed in range(3):
+        ids = _random_walk(tok, 1500, seed)
+        assert ids[-1] in (FRAME, EOD) or not ids
+        prog, last = 0, -1
+        for t in ids:
+            if ON <= t < OFF:
+                assert t - ON > last
+                last = t - ON
+            elif PROG <= t < FRAME:
+                assert t - PROG > prog
+                prog, last = t - PROG, -1
+            elif t in (FRAME, EOD):
+                prog, last = 0, -1
+            else:
+                assert not OFF <= t < PROG  # no note-offs, shifts, velocities in frames
+
+
+def _write_mat(path: Path) -> list[np.ndarray]:
+    scipy_io = pytest.importorskip("scipy.io")
+    rng = np.random.default_rng(0)
+    rolls = [(rng.random((t, 88)) < 0.05).astype(np.uint8) for t in (12, 9, 7, 5)]
+    obj = {}
+    for key, chunk in (
+        ("traindata", rolls[:2]),
+        ("validdata", rolls[2:3]),
+        ("testdata", rolls[3:]),
+    ):
+        arr = np.empty((1, len(chunk)), dtype=object)
+        for i, r in enumerate(chunk):
+            arr[0, i] = r
+        obj[key] = arr
+    scipy_io.savemat(str(path), obj)
+    return rolls
+
+
+def test_mat_piano_rolls_carry_their_splits(tmp_path, cli):
+    path = tmp_path / "Tiny.mat"
+    rolls = _write_mat(path)
+    tok = MidiTokenizer.create({"encoding": "frames"})
+    docs = list(tok.read(path))
+    assert [d.split for d in docs] == ["train", "train", "valid", "test"]
+    for doc, roll in zip(docs, rolls, strict=True):
+        (piece,) = list(doc.parts)
+        ids = tok.encode(piece)
+        assert tok.count_units(ids) == len(roll)  # one frame per row, tempo header-free
+        assert set(ids.tolist()) <= set(range(ON, ON + 128)) | {FRAME}
+        assert tok.check_part(piece) is None
+        dec = tok.decode(ids)
+        back = np.zeros_like(roll)
+        for n in dec.notes:
+            back[round(n.qstart / dec.grid) : round(n.qend / dec.grid), n.pitch - 21] = 1
+        assert (back == roll).all()
+    code, out, err = cli("prepare", "-d", "midi", "-o", "encoding=frames", "-c", path)
+    assert code == 0, err
+    splits = json.loads(out)["splits"]
+    assert {k: v["units"] for k, v in splits.items()} == {"train": 21, "valid": 7, "test": 5}
+
+
+def test_cli_train_generate_reads_back(tmp_path, cli):
+    music21 = pytest.importorskip("music21")
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    for k in range(3):
+        make_midi(folder / f"s{k}.mid", seed=k, bars=6)
+    run = tmp_path / "run"
+    small = "--max-steps 15 --hidden-size 32 --embedding-size 16 --batch-size 4 --seq-len 32"
+    code, _, err = cli("train", "-d", "midi", "-c", folder, "--out", run, *small.split(),
+                       "--threads", "1", "-q")  # fmt: skip
+    assert code == 0, err
+    song = tmp_path / "song.mid"
+    code, out, err = cli("generate", run, "-n", "120", "--seed", "1", "--out", song,
+                         "--plot", tmp_path / "song.png", "--audio", tmp_path / "song.wav",
+                         "--prime-file", folder / "s0.mid")  # fmt: skip
+    assert code == 0, err
+    assert "on:" in out  # the event listing streamed to stdout
+    assert "rendered with" in err
+    pm = pretty_midi.PrettyMIDI(str(song))
+    n_notes = sum(len(i.notes) for i in pm.instruments)
+    assert n_notes > 0
+    score = music21.converter.parse(str(song))
+    assert len(score.flatten().notes) > 0
+    assert (tmp_path / "song.png").stat().st_size > 1000
+    assert (tmp_path / "song.wav").read_bytes()[:4] == b"RIFF"
+
+    xml = tmp_path / "song.musicxml"
+    code, _, err = cli("generate", run, "-n", "60", "--seed", "2", "-q", "--out", xml)
+    assert code == 0, err
+    assert len(music21.converter.parse(str(xml)).flatten().notes) > 0
+    code, _, err = cli("generate", run, "-n", "10", "-q", "--out", tmp_path / "x.pdf")
+    assert code != 0 and "x.pdf" in err
+
+
+@pytest.mark.shared
+def test_shared_midi_corpus(corpora, cli):
+    midi = corpora / "midi"
+    if not midi.is_dir():
+        pytest.skip("no midi/ in the shared corpora")
+    code, out, err = cli("prepare", "-d", "midi", "-c", midi / "edge_cases", "--check")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["check"]["mismatches"] == 0 and len(report["skipped"]) >= 3
+    for encoding in ("performance", "frames"):
+        tok = MidiTokenizer.create({"encoding": encoding})
+        # many tempo changes; tpb 32 with drums; 11/32 and metre changes
+        for name in ("chpn-p7.mid", "d_e4m3.mid", "muss_1.mid"):
+            piece = piece_of(tok, midi / name)
+            assert tok.check_part(piece) is None, name
+    jsb = corpora / "polyphonic" / "JSB_Chorales.mat"
+    if jsb.is_file():
+        tok = MidiTokenizer.create({"encoding": "frames"})
+        splits = {}
+        for doc in tok.read(jsb):
+            splits[doc.split] = splits.get(doc.split, 0) + 1
+        assert splits == {"train": 229, "valid": 76, "test": 77}
+
+
+def test_music21_chorale_reads():
+    from seqgen_plugins.midi import m21_files
+
+    files = m21_files("bach", 1)
+    if not files:
+        pytest.skip("music21 corpus not installed")
+    tok = MidiTokenizer.create({"encoding": "frames", "grid": "quarter"})
+    piece = piece_of(tok, files[0])
+    assert len(piece.notes) > 20 and tok.check_part(piece) is None
+    assert MidiTokenizer.default_corpus == "music21:bach"
