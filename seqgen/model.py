@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -97,32 +98,53 @@ class LSTMLanguageModel(nn.Module):
 
 
 class Stepper:
-    """Runs a trained model one token at a time for sampling, carrying the state.
+    """Runs a trained model one token at a time for sampling, carrying the state, in NumPy.
 
-    ``nn.LSTM`` called per step pays oneDNN's set-up cost on every call; ``torch.lstm_cell``
-    with the same weights is one cheap op per layer (about 3x faster at batch 1 here)."""
+    At batch 1 each step is a few matrix-vector products. Measured here (512x2, 2 cores):
+    ``nn.LSTM`` called per token 343 tok/s, ``torch.lstm_cell`` about 800 tok/s, this class
+    about 4,000 tok/s: OpenBLAS's sgemv is ~2x faster than torch's for these shapes and NumPy
+    has less overhead per small op. Layer 0's input projection is a table lookup: the gates
+    each token contributes are precomputed once (V, 4H)."""
 
     def __init__(self, model: LSTMLanguageModel):
-        lstm = model.lstm
-        self.model = model
-        self.layers = [
-            tuple(
-                getattr(lstm, f"{n}_l{i}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-            )
-            for i in range(model.cfg.num_layers)
+        cfg = model.cfg
+        w = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
+        self.H, self.L = cfg.hidden_size, cfg.num_layers
+        self.scale = np.full(4 * self.H, 0.5, np.float32)
+        self.scale[2 * self.H : 3 * self.H] = 1.0
+        bias = [w[f"lstm.bias_ih_l{i}"] + w[f"lstm.bias_hh_l{i}"] for i in range(self.L)]
+        self.table = w["embed.weight"] @ w["lstm.weight_ih_l0"].T + bias[0]  # (V, 4H)
+        self.w_hh0 = np.ascontiguousarray(w["lstm.weight_hh_l0"].T)  # (H, 4H)
+        self.upper = [  # layers 1..L-1: [W_ih | W_hh]^T, one product on [x, h]
+            (np.ascontiguousarray(np.concatenate([w[f"lstm.weight_ih_l{i}"],
+                                                  w[f"lstm.weight_hh_l{i}"]], 1).T), bias[i])
+            for i in range(1, self.L)
         ]
+        self.proj = np.ascontiguousarray(w["proj.weight"].T) if model.proj is not None else None
+        self.head_w = np.ascontiguousarray(w["head.weight"].T)  # (H or E, V)
+        self.head_b = w["head.bias"]
 
-    @torch.inference_mode()
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Logits (B, V) after feeding tokens (B,); state as (L, B, H) pairs."""
+    def initial_state(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        shape = (self.L, batch, self.H)
+        return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+
+    def _cell(self, gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One LSTM cell update; gate order in nn.LSTM: input, forget, cell, output."""
+        H = self.H
+        t = np.tanh(gates * self.scale)  # sigmoid(x) = (1 + tanh(x / 2)) / 2 for i, f, o
+        i, f, o = (0.5 * t[:, k * H : (k + 1) * H] + 0.5 for k in (0, 1, 3))
+        c = f * c + i * t[:, 2 * H : 3 * H]
+        return o * np.tanh(c), c
+
+    def step(self, tokens: np.ndarray, state: tuple[np.ndarray, np.ndarray]):
+        """Logits (B, V) after feeding tokens (B,); state is (h, c), each (L, B, H)."""
         h_all, c_all = state
-        x = self.model.embed(tokens)
-        hs, cs = [], []
-        for i, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
-            h, c = torch.lstm_cell(x, (h_all[i], c_all[i]), w_ih, w_hh, b_ih, b_hh)
-            hs.append(h)
-            cs.append(c)
-            x = h
-        if self.model.proj is not None:
-            x = self.model.proj(x)
-        return self.model.head(x), (torch.stack(hs), torch.stack(cs))
+        hs, cs = np.empty_like(h_all), np.empty_like(c_all)
+        hs[0], cs[0] = self._cell(self.table[tokens] + h_all[0] @ self.w_hh0, c_all[0])
+        x = hs[0]
+        for i, (w, b) in enumerate(self.upper, 1):
+            hs[i], cs[i] = self._cell(np.concatenate([x, h_all[i]], 1) @ w + b, c_all[i])
+            x = hs[i]
+        if self.proj is not None:
+            x = x @ self.proj
+        return x @ self.head_w + self.head_b, (hs, cs)

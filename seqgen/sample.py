@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from seqgen.model import LSTMLanguageModel, Stepper
@@ -24,28 +25,30 @@ class SampleConfig:
     stop_at_eod: bool = True
 
 
-def mix_seed(seed: int) -> int:
-    """Spread a small user seed over 63 bits (splitmix64). A generator seeded with 1, 2, 3 ...
-    starts with tiny uniforms, so every first draw would land on token 0."""
-    z = (seed + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return (z ^ (z >> 31)) >> 1
-
-
-def filter_logits(logits: torch.Tensor, cfg: SampleConfig) -> torch.Tensor:
-    """Temperature, then top-k, then top-p on (B, V) logits (masked entries become -inf)."""
+def filter_logits(logits: np.ndarray, cfg: SampleConfig) -> np.ndarray:
+    """Temperature, then top-k, then top-p on (B, V) logits (dropped entries become -inf)."""
     logits = logits / max(cfg.temperature, 1e-6)
     if cfg.top_k is not None and 0 < cfg.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, cfg.top_k, dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        kth = np.partition(logits, -cfg.top_k, axis=-1)[:, -cfg.top_k, None]
+        logits = np.where(logits < kth, -np.inf, logits)
     if cfg.top_p is not None and 0 < cfg.top_p < 1:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cum = torch.softmax(sorted_logits, -1).cumsum(-1)
-        drop = cum - torch.softmax(sorted_logits, -1) >= cfg.top_p  # keep the first over p
-        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+        order = np.argsort(-logits, axis=-1)
+        ranked = np.take_along_axis(logits, order, -1)
+        probs = softmax(ranked)
+        drop = np.cumsum(probs, -1) - probs >= cfg.top_p  # keep the first token past p
+        np.put_along_axis(logits, order, np.where(drop, -np.inf, ranked), -1)
     return logits
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row of (B, V) probabilities, by inverse transform sampling."""
+    u = rng.random((probs.shape[0], 1)) * probs.sum(-1, keepdims=True)
+    return np.minimum((np.cumsum(probs, -1) < u).sum(-1), probs.shape[1] - 1)
 
 
 @torch.inference_mode()
@@ -61,7 +64,7 @@ def generate(
     ``on_token(sample_index, id)`` is called for every drawn token, for streaming."""
     model.eval()
     n = cfg.num_samples
-    gen = torch.Generator().manual_seed(mix_seed(cfg.seed)) if cfg.seed is not None else None
+    rng = np.random.default_rng(cfg.seed)
     constraints = [tok.constraint() for _ in range(n)]
     constrained = constraints[0] is not None
     # Start from the end-of-document token, as every document in training did.
@@ -71,26 +74,25 @@ def generate(
             for t in prime:
                 c.advance(int(t))
     x = torch.tensor([context] * n, dtype=torch.long)
-    logits, state = model(x)
-    logits = logits[:, -1].float()
+    logits, (h, c) = model(x)  # the prime in one fused pass
+    logits = logits[:, -1].float().cpu().numpy()
+    state = (h.float().cpu().numpy(), c.float().cpu().numpy())
     stepper = Stepper(model)
     out: list[list[int]] = [[] for _ in range(n)]
     done = [False] * n
     for step in range(cfg.length):
         if step == 0 and cfg.length > 1:
-            logits[:, tok.eod_id] = float("-inf")  # an empty sample is never what was asked for
+            logits[:, tok.eod_id] = -np.inf  # an empty sample is never what was asked for
         if constrained:
-            for i, c in enumerate(constraints):
-                allowed = c.mask()
+            for i, con in enumerate(constraints):
+                allowed = con.mask()
                 if allowed is not None:
-                    logits[i, ~torch.from_numpy(allowed)] = float("-inf")
+                    logits[i, ~allowed] = -np.inf
         if cfg.greedy:
             nxt = logits.argmax(-1)
         else:
-            probs = torch.softmax(filter_logits(logits, cfg), -1)
-            nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
-        ids = nxt.tolist()
-        for i, t in enumerate(ids):
+            nxt = draw(softmax(filter_logits(logits, cfg)), rng)
+        for i, t in enumerate(nxt.tolist()):
             if done[i]:
                 continue
             out[i].append(t)
@@ -103,11 +105,10 @@ def generate(
         if all(done):
             break
         logits, state = stepper.step(nxt, state)
-        logits = logits.float()
     if constrained:
-        for i, c in enumerate(constraints):
+        for i, con in enumerate(constraints):
             if not done[i]:
-                for t in c.finish():
+                for t in con.finish():
                     out[i].append(t)
                     if on_token is not None:
                         on_token(i, t)

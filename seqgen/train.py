@@ -51,6 +51,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | mps
     seed: int = 1337
     sample_length: int = 200  # tokens of the sample shown at each validation
+    val_tokens: int | None = 500_000  # periodic validation reads at most this many (eval: all)
     threads: int | None = None
 
 
@@ -258,8 +259,14 @@ class Trainer:
         ids = self.data.tokens("valid") if "valid" in self.data.splits else None
         row: dict[str, Any] = {"step": self.step, "time": round(self.train_time, 2)}
         if ids is not None and len(ids) > 1:
-            nll, n = total_nll(self.model, ids, self.data.tokenizer.eod_id, device=self.device)
-            units = max(1, self.data.units("valid"))
+            tok = self.data.tokenizer
+            units = self.data.units("valid")
+            if self.cfg.val_tokens and len(ids) > self.cfg.val_tokens:  # a large split: a prefix
+                ids = np.asarray(ids[: self.cfg.val_tokens])
+                units = tok.count_units(ids)
+                row["val_prefix_tokens"] = len(ids)
+            nll, n = total_nll(self.model, ids, tok.eod_id, device=self.device)
+            units = max(1, units)
             row.update(
                 val_nats_per_token=nll / n,
                 val_bits_per_token=nll / n / LN2,

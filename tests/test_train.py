@@ -130,10 +130,11 @@ def test_stepper_matches_fused_lstm():
     ).eval()
     x = torch.randint(0, 11, (2, 9))
     fused, _ = model(x)
-    stepper, state = Stepper(model), model.initial_state(2)
+    stepper = Stepper(model)
+    state = stepper.initial_state(2)
     for t in range(9):
-        logits, state = stepper.step(x[:, t], state)
-        assert torch.allclose(logits, fused[:, t], atol=1e-5)
+        logits, state = stepper.step(x[:, t].numpy(), state)
+        assert torch.allclose(torch.from_numpy(logits), fused[:, t], atol=1e-5)
 
 
 def test_patience_stops_early(cli, tmp_path, text):
@@ -189,3 +190,15 @@ def test_document_batched_nll_equals_streamed():
                                             reduction="sum")
     assert n == len(ids) - 1
     assert abs(batched - float(one)) < 1e-3 * n
+
+
+def test_budget_defaults_only_when_nothing_is_chosen():
+    from seqgen.cli.train import BUDGET_DEFAULTS, budget_defaults
+
+    if torch.cuda.is_available():
+        pytest.skip("budget sizing is for CPUs")
+    assert budget_defaults(270, {}, {}) == BUDGET_DEFAULTS
+    assert budget_defaults(None, {}, {}) == {}
+    assert budget_defaults(3600, {}, {}) == {}
+    assert budget_defaults(270, {"lr": 1e-3}, {}) == {}
+    assert budget_defaults(270, {}, {"hidden_size": 64}) == {}

@@ -1,0 +1,118 @@
+"""Checkpoints: self-contained, atomic, and never executing code from the file on load."""
+
+import os
+import pickle
+import zipfile
+
+import pytest
+import torch
+
+from seqgen import checkpoint
+from seqgen.errors import CheckpointError
+
+TINY = ("--hidden-size", "16", "--embedding-size", "8", "--batch-size", "2", "--seq-len", "8",
+        "-q")
+
+
+@pytest.fixture
+def run(cli, tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("abcabcabd\n" * 200)
+    out = tmp_path / "run"
+    code, _, err = cli("train", "-d", "char", "-c", text, "--out", out, "--max-steps", "3", *TINY)
+    assert code == 0, err
+    return out
+
+
+def test_checkpoint_is_self_contained(run):
+    ckpt = checkpoint.load(run / "checkpoint.pt")
+    for key in ("model", "model_config", "train_config", "optimizer", "step", "rng", "best_val",
+                "tokenizer", "versions", "run"):
+        assert key in ckpt, key
+    assert ckpt["tokenizer"]["domain"] == "char"
+    assert ckpt["tokenizer"]["state"]["chars"] == "\nabcd"
+    assert ckpt["versions"]["seqgen"] and ckpt["versions"]["torch"]
+    model, tok = checkpoint.build(ckpt)  # nothing but the file is needed
+    assert tok.vocab_size == model.cfg.vocab_size
+
+
+class Exploit:
+    """Unpickling this runs a shell command: the classic malicious checkpoint."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_code_in_a_checkpoint_is_refused(cli, run, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    payload = checkpoint.load(run / "checkpoint.pt")
+    payload["extra"] = Exploit(marker)
+    torch.save(payload, evil)  # a real torch zip file with a real payload inside
+    with pytest.raises(CheckpointError, match="refused"):
+        checkpoint.load(evil)
+    assert not marker.exists()
+    # the payload is real: an unsafe loader would have run it
+    torch.load(evil, weights_only=False)
+    assert marker.exists()
+    marker.unlink()
+    code, _, err = cli("generate", evil, "-n", "5")
+    assert code == 1 and "refused" in err and "Traceback" not in err
+    assert not marker.exists()
+
+
+def test_plain_pickle_is_refused(tmp_path):
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps(Exploit(tmp_path / "x")))
+    with pytest.raises(CheckpointError):
+        checkpoint.load(evil)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.9])
+def test_truncated_checkpoint_is_a_clear_error(cli, run, tmp_path, keep):
+    data = (run / "checkpoint.pt").read_bytes()
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(CheckpointError, match="broken.pt"):
+        checkpoint.load(broken)
+    code, _, err = cli("eval", broken)
+    assert code == 1 and err.count("\n") == 1 and "broken.pt" in err
+
+
+def test_not_a_checkpoint(tmp_path):
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(CheckpointError, match="not a seqgen checkpoint"):
+        checkpoint.load(other)
+    with pytest.raises(CheckpointError, match="no such"):
+        checkpoint.load(tmp_path / "missing.pt")
+
+
+def test_save_is_atomic(run, tmp_path, monkeypatch):
+    """A crash while writing leaves the previous checkpoint intact and no temp file."""
+    path = run / "checkpoint.pt"
+    before = path.read_bytes()
+    payload = checkpoint.load(path)
+    payload.pop("path")
+
+    def crash(obj, f, *a, **k):
+        with open(f, "wb") as fh:
+            fh.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(path, payload)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in run.iterdir() if p.name.endswith(".tmp")) == []
+    assert zipfile.is_zipfile(path)
+
+
+def test_loaded_tensors_are_on_cpu(run, tmp_path):
+    """Loading maps every tensor to the CPU (map_location), whatever device saved it."""
+    payload = checkpoint.load(run / "checkpoint.pt")
+    assert all(t.device.type == "cpu" for t in payload["model"].values())
