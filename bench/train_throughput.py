@@ -23,7 +23,7 @@ def seqgen_trainer(args, root: Path):
     from seqgen.data import prepare
     from seqgen.model import ModelConfig
     from seqgen.registry import load
-    from seqgen.train import RunInfo, Trainer, TrainConfig
+    from seqgen.train import RunInfo, TrainConfig, Trainer
 
     text = root / "corpus.txt"
     rng = np.random.default_rng(0)

@@ -148,20 +148,22 @@ def smallest(name: str, sizes=SIZES, log=print) -> tuple[dict, list[dict]]:
     return tried[-1], tried
 
 
-def cell_trace(r: dict, periods: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """The cell state c (T, H) over the prime and ``periods`` more periods, and the input ids."""
+def cell_trace(r: dict, periods: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell state c and hidden output h (T, H) over the prime and ``periods`` more periods, and
+    a mask of the ones in the input."""
     from seqgen.inspect import trace
 
     P = period_of(r["pattern"])
     ids, tok = pattern(r["pattern"])
     show = ids[: max((2 + periods) * P, 24)].tolist()
     values = trace(r["model"], show, start=[tok.eod_id])
-    return values["c"][0], np.asarray(show) == tok.encode("1")[0]
+    return values["c"][0], values["h"][0], np.asarray(show) == tok.encode("1")[0]
 
 
 def figure(results: list[dict], out: Path) -> None:
-    """Loss curve (left) and cell state over the input (right) per pattern, plus an overlay of
-    each cell state against the position in its period (bottom)."""
+    """Loss curve (left) and hidden output h (solid) and cell state c (grey, right-hand scale)
+    over the input (right) per pattern, plus an overlay of each single-cell model's h against
+    the position in its period (bottom)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -185,22 +187,30 @@ def figure(results: list[dict], out: Path) -> None:
             ax.axvline(r["steps"], color="k", ls=":", lw=0.8)
         ax.set_ylabel(r["pattern"], fontsize=8)
         ax.tick_params(labelsize=7)
-        c, ones = cell_trace(r)
+        c, h, ones = cell_trace(r)
         ax = axes[k, 1]
         t = np.arange(len(ones))
+        twin = ax.twinx()
         for u in range(c.shape[1]):
-            ax.plot(t, c[:, u], lw=1, color=colors(k), alpha=1.0 if u == 0 else 0.45)
-        lo, hi = float(c.min()), float(c.max())
-        ax.scatter(t[ones], np.full(int(ones.sum()), hi + 0.08 * (hi - lo + 1e-6)), s=6, c="k")
+            twin.plot(t, c[:, u], lw=0.8, ls="--", color="0.6")
+            ax.plot(t, h[:, u], lw=1.2, color=colors(k), alpha=1.0 if u == 0 else 0.5)
+        twin.tick_params(labelsize=6, colors="0.5")
+        ax.set_ylim(-1.15, 1.3)
+        ax.scatter(t[ones], np.full(int(ones.sum()), 1.15), s=6, c="k", zorder=3)
         state = "exact" if r["exact"] else "NOT learned"
-        ax.set_title(
+        ax.text(
+            0.01,
+            0.03,
             f"{r['pattern']}: hidden {r['hidden_size']}, {state} after {r['steps']} steps",
-            fontsize=8,
-            loc="left",
-            pad=2,
+            transform=ax.transAxes,
+            fontsize=7,
+            va="bottom",
         )
         ax.tick_params(labelsize=7)
     axes[0, 0].set_title("training loss (nats/symbol)", fontsize=9)
+    axes[0, 1].set_title(
+        "hidden output h (colour, left scale), cell state c (grey dashes, right scale)", fontsize=9
+    )
     axes[n - 1, 1].set_xlabel("input position (dots: the ones)", fontsize=8)
     axes[n - 1, 0].set_xlabel("step", fontsize=8)
     # Overlay: one period of each single-cell model's c against the phase in its period.
@@ -209,15 +219,15 @@ def figure(results: list[dict], out: Path) -> None:
         if r["hidden_size"] != 1 or not r["exact"]:
             continue
         P = period_of(r["pattern"])
-        c, _ = cell_trace(r, periods=2)
-        one = c[2 * P : 3 * P, 0]
+        _, h, _ = cell_trace(r, periods=2)
+        one = h[2 * P : 3 * P, 0]
         span = max(float(one.max() - one.min()), 1e-6)
         phase = (np.arange(P) + 0.5) / P
         ax.plot(
             phase, (one - one.min()) / span, "-o", ms=2, lw=1, color=colors(k), label=r["pattern"]
         )
     ax.set_xlabel("position within the period (fraction)", fontsize=8)
-    ax.set_ylabel("c (rescaled)", fontsize=8)
+    ax.set_ylabel("h (rescaled)", fontsize=8)
     ax.set_title(
         "single-cell models: one period each, time-stretched to the same width",
         fontsize=8,

@@ -274,16 +274,36 @@ def _write_score(piece: Piece, path: Path, fmt: str) -> None:
     import tempfile
 
     from music21 import converter
+    from music21.musicxml.xmlObjects import MusicXMLExportException
 
     with tempfile.TemporaryDirectory() as d:
         mid = Path(d) / "piece.mid"
         to_pretty_midi(piece).write(str(mid))
         with _quiet():
             score = converter.parse(str(mid), quantizePost=True)
-            with atomic_path(path) as tmp:
-                out = Path(d) / f"score.{'mxl' if fmt == 'mxl' else 'musicxml'}"
+            out = Path(d) / f"score.{'mxl' if fmt == 'mxl' else 'musicxml'}"
+            try:
                 written = Path(score.write(fmt, fp=str(out)))
+            except MusicXMLExportException:
+                # A sampled note can outlast any written value (a whole bar of a sampled 16/1,
+                # say): re-bar in 4/4 so long notes are tied across bar lines.
+                written = Path(_rebar(score).write(fmt, fp=str(out)))
+            with atomic_path(path) as tmp:
                 shutil.copyfile(written, tmp)
+
+
+def _rebar(score):
+    from music21 import meter, stream
+
+    out = stream.Score()
+    for part in score.parts:
+        flat = part.flatten().notesAndRests.stream()
+        new = stream.Part()
+        new.insert(0, meter.TimeSignature("4/4"))
+        for el in flat:
+            new.insert(el.offset, el)
+        out.insert(0, new.makeNotation())
+    return out
 
 
 def find_soundfont() -> str | None:

@@ -272,3 +272,23 @@ def test_music21_chorale_reads():
     piece = piece_of(tok, files[0])
     assert len(piece.notes) > 20 and tok.check_part(piece) is None
     assert MidiTokenizer.default_corpus == "music21:bach"
+
+
+def test_musicxml_export_ties_notes_longer_than_any_written_value(tmp_path):
+    """A 16/1 bar holding one 40-second note (a sample can do this) still exports."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(16, 1, 0.0))
+    piano = pretty_midi.Instrument(program=4)
+    piano.notes.append(pretty_midi.Note(80, 60, 0.0, 40.0))
+    piano.notes.append(pretty_midi.Note(80, 64, 40.0, 41.0))
+    pm.instruments.append(piano)
+    src = tmp_path / "long.mid"
+    pm.write(str(src))
+    tok = MidiTokenizer.create({})
+    ids = list(tok.encode(piece_of(tok, src)))
+    out = tmp_path / "long.musicxml"
+    tok.write(ids, out)
+    from music21 import converter
+
+    pitches = {p.midi for n in converter.parse(str(out)).recurse().notes for p in n.pitches}
+    assert pitches == {60, 64}
