@@ -27,3 +27,19 @@ def emit_json(obj) -> None:
 
 def info(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+def read_prime_file(tok, path, limit: int | None = None) -> list[int]:
+    """Ids of the first document in ``path`` (read the domain's way), at most ``limit``."""
+    from seqgen.errors import SeqgenError
+
+    if not path.is_file():
+        raise SeqgenError(f"--prime-file {path}: no such file")
+    ids: list[int] = []
+    for doc in tok.read(path):
+        for part in doc.parts:
+            ids.extend(int(i) for i in tok.encode(part))
+            if limit is not None and len(ids) >= limit:
+                return ids[:limit]
+        break
+    return ids

@@ -36,6 +36,7 @@ def generate(
     """Generate from a trained model. Example: seqgen generate runs/char --prime "ROMEO:" """
 
     from seqgen import checkpoint
+    from seqgen.cli.common import read_prime_file
     from seqgen.errors import SeqgenError
     from seqgen.sample import SampleConfig
     from seqgen.sample import generate as draw
@@ -46,12 +47,7 @@ def generate(
     model, tok = checkpoint.build(ckpt)
     ids: list[int] = []
     if prime_file is not None:
-        if not prime_file.is_file():
-            raise SeqgenError(f"--prime-file {prime_file}: no such file")
-        for doc in tok.read(prime_file):
-            for part in doc.parts:
-                ids.extend(int(i) for i in tok.encode(part))
-            break
+        ids = read_prime_file(tok, prime_file)
     if prime:
         ids.extend(tok.encode_prime(prime))
     cfg = SampleConfig(

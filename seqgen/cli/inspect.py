@@ -52,6 +52,7 @@ def inspect(
     --regex '"[^"]*"' --top 5 --plot quotes.png"""
     from seqgen import checkpoint
     from seqgen import inspect as look
+    from seqgen.cli.common import read_prime_file
     from seqgen.errors import DataError, SeqgenError
 
     if plot is None and csv is None and npz is None and regex is None and not as_json:
@@ -80,14 +81,7 @@ def inspect(
     model, tok = checkpoint.build(checkpoint.load(target))
     ids: list[int] = []
     if prime_file is not None:
-        if not prime_file.is_file():
-            raise SeqgenError(f"--prime-file {prime_file}: no such file")
-        for doc in tok.read(prime_file):
-            for part in doc.parts:
-                ids.extend(int(i) for i in tok.encode(part))
-                if len(ids) > max_tokens:
-                    break
-            break
+        ids = read_prime_file(tok, prime_file, limit=max_tokens + 1)
     else:
         try:
             ids = list(tok.encode_prime(text))

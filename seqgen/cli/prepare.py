@@ -48,6 +48,7 @@ def prepare(
         tok = data.tokenizer
         checked, problems = 0, []
         sources = _Sources(spec, tok)
+        sources.skipped.update(data.meta.get("skipped", {}))  # already reported: skip quietly
         for split in spec.sources:
             for doc, _ in sources.documents(split):
                 for part in doc.parts:
