@@ -193,6 +193,8 @@ class MidiTokenizer(Tokenizer):
                 yield Document(name, [piece])
         elif suffix == ".mat":
             for split, name, piece in read_mat(path):
+                if piece.grid:  # the rolls' own grid: generated frames then play at its speed
+                    self.grid, self.settings["grid"] = piece.grid, str(piece.grid)
                 yield Document(name, [piece], split=split)
         else:
             raise DataError(

@@ -187,6 +187,8 @@ def test_mat_piano_rolls_carry_their_splits(tmp_path, cli):
     tok = MidiTokenizer.create({"encoding": "frames"})
     docs = list(tok.read(path))
     assert [d.split for d in docs] == ["train", "train", "valid", "test"]
+    # the rolls' grid (an eighth note unless the name says JSB) is kept for decoding
+    assert float(tok.get_state()["settings"]["grid"]) == 0.5
     for doc, roll in zip(docs, rolls, strict=True):
         (piece,) = list(doc.parts)
         ids = tok.encode(piece)
