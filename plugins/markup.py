@@ -324,6 +324,22 @@ class MarkupTokenizer(Tokenizer):
         return tok
 
     # --- sampling --------------------------------------------------------------------------
+    @classmethod
+    def sample_corpus(cls, directory: Path) -> Path:
+        """A small MediaWiki-like export: nested elements, attributes, entities, wiki links,
+        templates, bold and a heading; names repeat so some become whole tokens."""
+        bold = "'" * 3
+        pages = "".join(
+            f'  <page id="{i}">\n    <title>Page {i} &amp; more</title>\n'
+            f'    <revision><text xml:space="preserve">{bold}Page {i}{bold} is in '
+            f"[[Category {i}|a category]] and {{{{cite|n={i}}}}}.\n== Notes ==\n"
+            f"* a list item &lt;{i}&gt;</text></revision>\n  </page>\n"
+            for i in range(6)
+        )
+        path = Path(directory) / "sample.xml"
+        path.write_text(f'<mediawiki lang="en">\n{pages}</mediawiki>\n', encoding="utf-8")
+        return path
+
     def constraint(self) -> Constraint | None:
         if not self.settings.get("constrain", True):
             return None

@@ -204,6 +204,27 @@ class MidiTokenizer(Tokenizer):
     def fit(self, documents: Iterable[Document]) -> None:
         """Nothing to learn: the vocabulary is fixed (all pitches, programs, bins)."""
 
+    @classmethod
+    def sample_corpus(cls, directory: Path) -> Path:
+        """Two short MIDI files: piano chords over a bass line, and a drum groove."""
+        import pretty_midi
+
+        folder = Path(directory) / "midi"
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(2):
+            pm = pretty_midi.PrettyMIDI(initial_tempo=100 + 20 * k)
+            piano, bass = pretty_midi.Instrument(program=0), pretty_midi.Instrument(program=33)
+            drums = pretty_midi.Instrument(program=0, is_drum=True)
+            for beat in range(8):
+                t = beat * 0.5
+                for p in (60, 64, 67) if beat % 2 else (62, 65, 69):
+                    piano.notes.append(pretty_midi.Note(70 + 5 * k, p + k, t, t + 0.45))
+                bass.notes.append(pretty_midi.Note(90, 36 + beat % 4, t, t + 0.25))
+                drums.notes.append(pretty_midi.Note(100, 36 if beat % 2 else 38, t, t + 0.1))
+            pm.instruments += [piano, bass, drums]
+            pm.write(str(folder / f"sample{k}.mid"))
+        return folder
+
     @property
     def vocab_size(self) -> int:
         return VOCAB
