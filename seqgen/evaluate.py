@@ -64,7 +64,7 @@ def total_nll(
     if eod_id is not None:
         starts = np.flatnonzero(np.asarray(ids[:-1]) == eod_id)
         if len(starts) >= 2 * streams:  # many documents: score each one on its own, batched
-            total = _documents_nll(model, np.asarray(ids), starts, device)
+            total = _documents_nll(model, np.asarray(ids), starts, device, chunk=chunk)
             model.train(was_training)
             return total, n
     streams = max(1, min(streams, n // max(chunk, 1)))
@@ -95,22 +95,33 @@ def total_nll(
     return total, n
 
 
-def _documents_nll(model, ids: np.ndarray, starts: np.ndarray, device, batch: int = 64) -> float:
+def _documents_nll(
+    model, ids: np.ndarray, starts: np.ndarray, device, batch: int = 64, chunk: int = 256
+) -> float:
     """Each document (from its end-of-document input to the next) starts from a zero state,
     exactly as with resets; documents of similar length are padded into one batch."""
     bounds = sorted({0, *starts.tolist(), len(ids) - 1})
     segs = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-    segs.sort(key=lambda ab: ab[1] - ab[0])
+    segs.sort(key=lambda ab: ab[0] - ab[1])  # longest first
     total = 0.0
     for i in range(0, len(segs), batch):
         group = segs[i : i + batch]
+        lengths = np.array([b - a for a, b in group])
         width = max(b - a for a, b in group)
         x = np.zeros((len(group), width), np.int64)
         y = np.full((len(group), width), -100, np.int64)  # -100: ignored by cross_entropy
         for r, (a, b) in enumerate(group):
             x[r, : b - a] = ids[a:b]
             y[r, : b - a] = ids[a + 1 : b + 1]
-        logits, _ = model(torch.from_numpy(x).to(device))
-        yb = torch.from_numpy(y).to(device)
-        total += float(F.cross_entropy(logits.flatten(0, 1).float(), yb.flatten(), reduction="sum"))
+        state = None
+        for t in range(0, width, chunk):  # in time chunks: (B, T, V) logits stay small
+            live = int(np.count_nonzero(lengths > t))  # rows still running: a prefix
+            if state is not None:
+                state = (state[0][:, :live].contiguous(), state[1][:, :live].contiguous())
+            xb = torch.from_numpy(x[:live, t : t + chunk]).to(device)
+            yb = torch.from_numpy(y[:live, t : t + chunk]).to(device)
+            logits, state = model(xb, state)
+            total += float(
+                F.cross_entropy(logits.flatten(0, 1).float(), yb.flatten(), reduction="sum")
+            )
     return total
