@@ -15,7 +15,7 @@ import numpy as np
 
 from seqgen import hookimpl
 from seqgen.errors import DataError
-from seqgen.io import read_text_chunks
+from seqgen.io import join_tokens, read_text_chunks
 from seqgen.tokenizer import Document, Option, Tokenizer
 
 EOD, UNK = "<eod>", "<unk>"
@@ -168,22 +168,7 @@ class CharTokenizer(Tokenizer):
 
     def decode(self, ids: Sequence[int]) -> str:
         ids = np.asarray(ids, dtype=np.int64)
-        is_byte = (ids >= N_SPECIAL) & (ids < self._offset)
-        if not is_byte.any():
-            return "".join(self._table[ids[ids != 0]])
-        out, run = [], bytearray()
-        for i in ids.tolist():
-            if N_SPECIAL <= i < self._offset:
-                run.append(i - N_SPECIAL)
-                continue
-            if run:
-                out.append(run.decode("utf-8", errors="replace"))
-                run = bytearray()
-            if i != 0:
-                out.append(self._table[i])
-        if run:
-            out.append(run.decode("utf-8", errors="replace"))
-        return "".join(out)
+        return join_tokens(ids[ids != 0], self._table, N_SPECIAL, self._n_bytes)
 
     def to_text(self, ids: Sequence[int]) -> str:
         return self.decode(ids)

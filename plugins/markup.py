@@ -26,7 +26,7 @@ import numpy as np
 
 from seqgen import hookimpl
 from seqgen.errors import DataError
-from seqgen.io import read_text_chunks
+from seqgen.io import join_tokens, read_text_chunks
 from seqgen.tokenizer import Constraint, Document, Option, Tokenizer
 
 # --- token scheme ------------------------------------------------------------------------------
@@ -275,22 +275,7 @@ class MarkupTokenizer(Tokenizer):
         return np.asarray(out, dtype=np.int64)
 
     def decode(self, ids: Sequence[int]) -> str:
-        ids = np.asarray(ids, dtype=np.int64)
-        is_byte = (ids >= 1) & (ids <= N_BYTES)
-        if not is_byte.any():
-            return "".join(self._table[ids])
-        out, run = [], bytearray()
-        for i in ids.tolist():
-            if 1 <= i <= N_BYTES:
-                run.append(i - 1)
-                continue
-            if run:
-                out.append(run.decode("utf-8", errors="replace"))
-                run = bytearray()
-            out.append(self._table[i])
-        if run:
-            out.append(run.decode("utf-8", errors="replace"))
-        return "".join(out)
+        return join_tokens(ids, self._table, 1, N_BYTES)
 
     def to_text(self, ids: Sequence[int]) -> str:
         return self.decode(ids)

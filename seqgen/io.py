@@ -90,3 +90,27 @@ def read_text_chunks(
             carry = text[cut:]
             if cut:
                 yield text[:cut]
+
+
+def join_tokens(ids, table, first_byte: int, n_bytes: int) -> str:
+    """The text of ``ids``: ``table[i]`` for each id, except that ids ``first_byte`` ..
+    ``first_byte + n_bytes - 1`` are raw UTF-8 bytes, decoded run by run (a broken sequence,
+    as a sampler can produce, becomes U+FFFD)."""
+    import numpy as np
+
+    ids = np.asarray(ids, dtype=np.int64)
+    is_byte = (ids >= first_byte) & (ids < first_byte + n_bytes)
+    if not is_byte.any():
+        return "".join(table[ids])
+    out, run = [], bytearray()
+    for i, byte in zip(ids.tolist(), is_byte.tolist(), strict=True):
+        if byte:
+            run.append(i - first_byte)
+            continue
+        if run:
+            out.append(run.decode("utf-8", errors="replace"))
+            run = bytearray()
+        out.append(table[i])
+    if run:
+        out.append(run.decode("utf-8", errors="replace"))
+    return "".join(out)
