@@ -69,10 +69,9 @@ class _Writer:
     """Appends id arrays to a file; can roll back to the start of a document."""
 
     def __init__(self, path: Path, dtype: np.dtype):
-        self.path, self.dtype = path, dtype
+        self.dtype = dtype
         self.f = open(path, "wb")
         self.count = 0
-        self.documents = 0
 
     def write(self, ids) -> None:
         arr = np.asarray(ids, dtype=self.dtype)

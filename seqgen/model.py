@@ -101,9 +101,9 @@ class Stepper:
     """Runs a trained model one token at a time for sampling, carrying the state, in NumPy.
 
     At batch 1 each step is a few matrix-vector products. Measured here (512x2, 2 cores):
-    ``nn.LSTM`` called per token 343 tok/s, ``torch.lstm_cell`` about 800 tok/s, this class
-    about 4,000 tok/s: OpenBLAS's sgemv is ~2x faster than torch's for these shapes and NumPy
-    has less overhead per small op. Layer 0's input projection is a table lookup: the gates
+    ``nn.LSTM`` called per token 351 tok/s, ``torch.lstm_cell`` about 790 tok/s, sampling with
+    this class 3,442 tok/s (bench/generate_speed.py): OpenBLAS's sgemv is ~2x faster than
+    torch's for these shapes, and NumPy has less overhead per small op. Layer 0's input projection is a table lookup: the gates
     each token contributes are precomputed once (V, 4H)."""
 
     def __init__(self, model: LSTMLanguageModel):

@@ -18,7 +18,7 @@ import math
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,6 @@ class RunInfo:
     settings: dict[str, Any]
     plugin: str
     plugin_version: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def pick_device(name: str) -> torch.device:
@@ -376,14 +375,11 @@ class Trainer:
         self._plotted = now
 
     def _sample(self) -> str:
-        if not self.cfg.sample_length:
-            return ""
+        if not self.cfg.sample_length or self.device.type != "cpu":
+            return ""  # the sampler steps on the CPU; a GPU run shows no sample
         from seqgen.sample import SampleConfig, generate
 
         cfg = SampleConfig(length=self.cfg.sample_length, temperature=0.8, seed=self.step)
-        model = self.model if self.device.type == "cpu" else None
-        if model is None:
-            return ""
         was = self.model.training
         ids = generate(self.model, self.data.tokenizer, cfg)[0]
         self.model.train(was)
