@@ -103,8 +103,8 @@ class Stepper:
     At batch 1 each step is a few matrix-vector products. Measured here (512x2, 2 cores):
     ``nn.LSTM`` called per token 351 tok/s, ``torch.lstm_cell`` about 790 tok/s, sampling with
     this class 3,442 tok/s (bench/generate_speed.py): OpenBLAS's sgemv is ~2x faster than
-    torch's for these shapes, and NumPy has less overhead per small op. Layer 0's input projection is a table lookup: the gates
-    each token contributes are precomputed once (V, 4H)."""
+    torch's for these shapes, and NumPy has less overhead per small op. Layer 0's input
+    projection is a table lookup: the gates each token contributes are precomputed once (V, 4H)."""
 
     def __init__(self, model: LSTMLanguageModel):
         cfg = model.cfg
@@ -116,8 +116,12 @@ class Stepper:
         self.table = w["embed.weight"] @ w["lstm.weight_ih_l0"].T + bias[0]  # (V, 4H)
         self.w_hh0 = np.ascontiguousarray(w["lstm.weight_hh_l0"].T)  # (H, 4H)
         self.upper = [  # layers 1..L-1: [W_ih | W_hh]^T, one product on [x, h]
-            (np.ascontiguousarray(np.concatenate([w[f"lstm.weight_ih_l{i}"],
-                                                  w[f"lstm.weight_hh_l{i}"]], 1).T), bias[i])
+            (
+                np.ascontiguousarray(
+                    np.concatenate([w[f"lstm.weight_ih_l{i}"], w[f"lstm.weight_hh_l{i}"]], 1).T
+                ),
+                bias[i],
+            )
             for i in range(1, self.L)
         ]
         self.proj = np.ascontiguousarray(w["proj.weight"].T) if model.proj is not None else None

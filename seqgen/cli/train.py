@@ -19,8 +19,14 @@ HARDWARE = "Hardware"
 # beats a large one (Tiny Shakespeare, 270 s, 2 cores: 256x2 1.512 nats/char, 384x2 1.519;
 # batch 16x64 beats 32x128 and 8x64 at 55 s). Used only when the user sets none of these.
 BUDGET_SECONDS = 900
-BUDGET_DEFAULTS = {"hidden_size": 256, "embedding_size": 128, "dropout": 0.0,
-                   "batch_size": 16, "seq_len": 64, "lr": 2e-2}
+BUDGET_DEFAULTS = {
+    "hidden_size": 256,
+    "embedding_size": 128,
+    "dropout": 0.0,
+    "batch_size": 16,
+    "seq_len": 64,
+    "lr": 2e-2,
+}
 
 
 def budget_defaults(max_time: float | None, given: dict, sizes: dict) -> dict:
@@ -95,8 +101,10 @@ def train(
         None, help="Validate every N steps [about 10 times a run].", rich_help_panel=LIMITS
     ),
     val_tokens: int = typer.Option(
-        None, help="Periodic validation reads at most this many tokens of the split "
-        "[500000]; `seqgen eval` always reads all.", rich_help_panel=LIMITS,
+        None,
+        help="Periodic validation reads at most this many tokens of the split "
+        "[500000]; `seqgen eval` always reads all.",
+        rich_help_panel=LIMITS,
     ),
     stop_after: int = typer.Option(
         None,
@@ -177,13 +185,16 @@ def train(
             raise SeqgenError(f"--corpus is required: domain {domain!r} has no built-in corpus")
         budget = budget_defaults(max_time, given, sizes)
         if budget:
-            info("seqgen: --max-time " f"{max_time:g}: sizing the model for the budget ("
-                 + " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in budget.items())
-                 + "); set any of these to choose yourself")
-            given = {**{k: v for k, v in budget.items() if k in ("batch_size", "seq_len", "lr")},
-                     **given}
-            sizes = {**{k: v for k, v in budget.items() if k in ("hidden_size", "embedding_size",
-                                                                  "dropout")}, **sizes}
+            info(
+                "seqgen: --max-time "
+                f"{max_time:g}: sizing the model for the budget ("
+                + " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in budget.items())
+                + "); set any of these to choose yourself"
+            )
+            for key, value in budget.items():  # none of these was given (budget_defaults)
+                (sizes if key in ("hidden_size", "embedding_size", "dropout") else given)[key] = (
+                    value
+                )
         known = {f.name for f in fields(TrainConfig)}
         cfg = TrainConfig(**{k: v for k, v in given.items() if k in known})
         if out is None:
