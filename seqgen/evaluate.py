@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from seqgen.model import LSTMLanguageModel
 
@@ -77,10 +76,8 @@ def total_nll(
             xb = torch.from_numpy(x[:, t : t + chunk].astype(np.int64)).to(device)
             yb = torch.from_numpy(y[:, t : t + chunk].astype(np.int64)).to(device)
             reset = (xb == eod_id) if eod_id is not None else None
-            logits, state = model(xb, state, reset)
-            total += float(
-                F.cross_entropy(logits.flatten(0, 1).float(), yb.flatten(), reduction="sum")
-            )
+            nll, state = model.loss(xb, yb, state, reset, reduction="sum")
+            total += float(nll)
         return state
 
     main = np.asarray(ids[: streams * m + 1])
@@ -120,8 +117,6 @@ def _documents_nll(
                 state = (state[0][:, :live].contiguous(), state[1][:, :live].contiguous())
             xb = torch.from_numpy(x[:live, t : t + chunk]).to(device)
             yb = torch.from_numpy(y[:live, t : t + chunk]).to(device)
-            logits, state = model(xb, state)
-            total += float(
-                F.cross_entropy(logits.flatten(0, 1).float(), yb.flatten(), reduction="sum")
-            )
+            nll, state = model.loss(xb, yb, state, reduction="sum")
+            total += float(nll)
     return total

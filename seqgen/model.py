@@ -23,6 +23,11 @@ class ModelConfig:
     num_layers: int = 2
     dropout: float = 0.1  # on embeddings, between layers and before the head
     tie_weights: bool = False  # share embedding and output matrices (Press & Wolf 2017)
+    # Adaptive softmax (Grave et al. 2017): frequency-rank cutoffs, e.g. [2000, 10000] keeps the
+    # 2,000 most frequent tokens in the head and puts rarer ones in two smaller-rank clusters.
+    # For large vocabularies (a 33k-word softmax is ~94% of a word model's training step).
+    adaptive_cutoffs: list[int] | None = None
+    adaptive_div: float = 4.0  # each tail cluster's projection is this much narrower
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,11 +52,21 @@ class LSTMLanguageModel(nn.Module):
             if cfg.tie_weights and cfg.hidden_size != cfg.embedding_size
             else None
         )
-        self.head = nn.Linear(
-            cfg.embedding_size if cfg.tie_weights else cfg.hidden_size, cfg.vocab_size
-        )
-        if cfg.tie_weights:
-            self.head.weight = self.embed.weight
+        width = cfg.embedding_size if cfg.tie_weights else cfg.hidden_size
+        self.adaptive = None
+        if cfg.adaptive_cutoffs:
+            if cfg.tie_weights:
+                raise ValueError("tie_weights and adaptive_cutoffs cannot be combined")
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(
+                width, cfg.vocab_size, list(cfg.adaptive_cutoffs), div_value=cfg.adaptive_div
+            )
+            # rank[id]: the token's place by training frequency, which the clusters are cut on.
+            # A buffer, so the checkpoint carries it; set by set_frequency_order before training.
+            self.register_buffer("rank", torch.arange(cfg.vocab_size))
+        else:
+            self.head = nn.Linear(width, cfg.vocab_size)
+            if cfg.tie_weights:
+                self.head.weight = self.embed.weight
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> State:
         shape = (self.cfg.num_layers, batch, self.cfg.hidden_size)
@@ -65,18 +80,36 @@ class LSTMLanguageModel(nn.Module):
             out = self.proj(out)
         return out, state
 
+    def set_frequency_order(self, counts: np.ndarray) -> None:
+        """Adaptive softmax only: rank tokens by their training counts (V,), most frequent
+        first, so the head holds the frequent ones."""
+        order = np.argsort(-np.asarray(counts), kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        self.rank.copy_(torch.from_numpy(rank))
+
     def forward(
         self, x: torch.Tensor, state: State | None = None, reset: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, State]:
-        """Logits (B, T, V) and the final state.
+        """Logits (B, T, V) and the final state (with an adaptive softmax the "logits" are
+        the log-probabilities themselves, which every softmax leaves unchanged)."""
+        out, state = self.hidden(x, state, reset)
+        if self.adaptive is None:
+            return self.head(out), state
+        logp = self.adaptive.log_prob(out.flatten(0, 1).float())[:, self.rank]
+        return logp.view(*out.shape[:2], -1), state
+
+    def hidden(
+        self, x: torch.Tensor, state: State | None = None, reset: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """What the head reads (B, T, H or E), and the final state.
 
         ``reset`` (B, T) bool marks end-of-document inputs: a stream's state is zeroed just
         before such a token, so each document is read from the same fresh start as in
         sampling (which feeds the end-of-document token to a zero state), and documents
         never see each other. The fused LSTM runs over the segments between resets."""
         if reset is None or not bool(reset.any()):
-            out, state = self.features(x, state)
-            return self.head(out), state
+            return self.features(x, state)
         B, T = x.shape
         if state is None:
             state = self.initial_state(B, x.device)
@@ -87,14 +120,30 @@ class LSTMLanguageModel(nn.Module):
             keep = (~reset[:, start]).to(state[0].dtype).view(1, B, 1)
             out, state = self.features(x[:, start:end], (state[0] * keep, state[1] * keep))
             outs.append(out)
-        return self.head(torch.cat(outs, 1)), state
+        return torch.cat(outs, 1), state
 
     def loss(
-        self, x: torch.Tensor, y: torch.Tensor, state: State | None = None, reset=None
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        state: State | None = None,
+        reset: torch.Tensor | None = None,
+        reduction: str = "mean",
     ) -> tuple[torch.Tensor, State]:
-        """Mean cross-entropy in nats per token of targets y (B, T)."""
-        logits, state = self(x, state, reset)
-        return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten()), state
+        """Cross-entropy in nats of targets y (B, T), mean per token or summed
+        (``reduction="sum"``); targets of -100 are ignored."""
+        if self.adaptive is None:
+            logits, state = self(x, state, reset)
+            nll = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction=reduction)
+            return nll, state
+        out, state = self.hidden(x, state, reset)
+        y = y.flatten()
+        keep = y != -100
+        if not bool(keep.all()):
+            out, y = out.flatten(0, 1)[keep], y[keep]
+        # The adaptive softmax computes only the head and the clusters its targets need.
+        nll = -self.adaptive(out.flatten(0, -2).float(), self.rank[y]).output
+        return (nll.sum() if reduction == "sum" else nll.mean()), state
 
 
 class Stepper:
@@ -125,8 +174,23 @@ class Stepper:
             for i in range(1, self.L)
         ]
         self.proj = np.ascontiguousarray(w["proj.weight"].T) if model.proj is not None else None
-        self.head_w = np.ascontiguousarray(w["head.weight"].T)  # (H or E, V)
-        self.head_b = w["head.bias"]
+        self.rank = None  # set with an adaptive softmax: frequency rank of each token id
+        if model.adaptive is None:
+            self.head_w = np.ascontiguousarray(w["head.weight"].T)  # (H or E, V)
+            self.head_b = w["head.bias"]
+        else:
+            asm = model.adaptive
+            self.head_w = np.ascontiguousarray(w["adaptive.head.weight"].T)  # (F, short + n)
+            self.head_b = w.get("adaptive.head.bias", np.zeros(self.head_w.shape[1], np.float32))
+            self.shortlist = asm.shortlist_size
+            self.tails = [  # per cluster: (F, h_i) then (h_i, size_i)
+                (
+                    np.ascontiguousarray(w[f"adaptive.tail.{i}.0.weight"].T),
+                    np.ascontiguousarray(w[f"adaptive.tail.{i}.1.weight"].T),
+                )
+                for i in range(asm.n_clusters)
+            ]
+            self.rank = w["rank"].astype(np.int64)
 
     def initial_state(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         shape = (self.L, batch, self.H)
@@ -151,4 +215,15 @@ class Stepper:
             x = hs[i]
         if self.proj is not None:
             x = x @ self.proj
-        return x @ self.head_w + self.head_b, (hs, cs)
+        if self.rank is None:
+            return x @ self.head_w + self.head_b, (hs, cs)
+        head = _log_softmax(x @ self.head_w + self.head_b)
+        parts = [head[:, : self.shortlist]]
+        for i, (w1, w2) in enumerate(self.tails):  # log p = log p(cluster) + log p(t | cluster)
+            parts.append(_log_softmax((x @ w1) @ w2) + head[:, self.shortlist + i, None])
+        return np.concatenate(parts, 1)[:, self.rank], (hs, cs)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))

@@ -43,6 +43,21 @@ def budget_defaults(max_time: float | None, given: dict, sizes: dict) -> dict:
     return dict(BUDGET_DEFAULTS)
 
 
+def parse_cutoffs(text: str) -> list[int]:
+    from seqgen.errors import SeqgenError
+
+    try:
+        cutoffs = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        cutoffs = []
+    pairs = zip(cutoffs, cutoffs[1:], strict=False)
+    if not cutoffs or cutoffs[0] < 1 or any(b <= a for a, b in pairs):
+        raise SeqgenError(
+            f"--adaptive-softmax {text}: give increasing positive cutoffs, e.g. 2000,10000"
+        )
+    return cutoffs
+
+
 def train(
     domain: str = typer.Option(None, "--domain", "-d", help="Domain (see `seqgen domains`)."),
     corpus: str = typer.Option(
@@ -74,6 +89,12 @@ def train(
         None,
         "--tie-weights/--no-tie-weights",
         help="Share input and output embeddings.",
+        rich_help_panel=MODEL,
+    ),
+    adaptive_softmax: str = typer.Option(
+        None,
+        help="Adaptive softmax for a large vocabulary: frequency-rank cutoffs, e.g. 2000,10000 "
+        "(the 2,000 most frequent tokens in the head, the rest in two cheaper clusters).",
         rich_help_panel=MODEL,
     ),
     batch_size: int = typer.Option(None, help="Parallel streams [32].", rich_help_panel=TRAINING),
@@ -160,6 +181,8 @@ def train(
         "tie_weights": tie_weights,
     }
     sizes = {k: v for k, v in sizes.items() if v is not None}
+    if adaptive_softmax is not None:
+        sizes["adaptive_cutoffs"] = parse_cutoffs(adaptive_softmax)
 
     ckpt = None
     if resume is not None:
@@ -220,7 +243,21 @@ def train(
         + f" ({time.perf_counter() - t0:.1f} s)"
     )
     if ckpt is None:
-        model_cfg = ModelConfig(vocab_size=data.tokenizer.vocab_size, **sizes)
+        vocab = data.tokenizer.vocab_size
+        cutoffs = sizes.get("adaptive_cutoffs")
+        if cutoffs and cutoffs[-1] >= vocab:
+            raise SeqgenError(
+                f"--adaptive-softmax {adaptive_softmax}: every cutoff must be below the "
+                f"vocabulary size ({vocab:,} token types)"
+            )
+        if cutoffs and sizes.get("tie_weights"):
+            raise SeqgenError("--adaptive-softmax and --tie-weights cannot be combined")
+        if vocab >= 20_000 and not cutoffs:
+            info(
+                f"seqgen: tip: with {vocab:,} token types the output layer is most of each "
+                "step; --adaptive-softmax 2000,10000 makes it several times cheaper"
+            )
+        model_cfg = ModelConfig(vocab_size=vocab, **sizes)
     plugin = reg.domain_plugin.get(domain, "?")
     run_info = RunInfo(
         domain=domain,
