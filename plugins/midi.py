@@ -164,12 +164,20 @@ class MidiTokenizer(Tokenizer):
             "notes as a number); piano-roll .mat files keep their own",
             str,
         ),
+        Option(
+            "transpose",
+            0,
+            "augment the train split with each piece transposed by 1..N semitones up and down "
+            "(drums stay as they are; validation and test are never transposed)",
+            int,
+        ),
     )
 
     def __init__(self, settings: dict[str, Any] | None = None):
         super().__init__(settings)
         self.settings.setdefault("encoding", "performance")
         self.settings.setdefault("grid", "16th")
+        self.settings.setdefault("transpose", 0)
         self.frames = self.settings["encoding"] == "frames"
         self.grid = parse_grid(self.settings["grid"])
         self.unit = "frame" if self.frames else "event"  # type: ignore[misc]
@@ -178,7 +186,35 @@ class MidiTokenizer(Tokenizer):
     def parse_options(cls, given: dict[str, str]) -> dict[str, Any]:
         values = super().parse_options(given)
         parse_grid(values["grid"])  # fail early, naming the option
+        if not 0 <= values["transpose"] <= 12:
+            raise OptionError(f"-o transpose={values['transpose']}: give 0 to 12 semitones")
         return values
+
+    def augment(self, ids: np.ndarray) -> list[np.ndarray]:
+        """The piece transposed by -N..-1 and 1..N semitones (``-o transpose=N``); a shift that
+        would move a pitched note outside MIDI's 0-127 is left out. Drum notes (program 128)
+        keep their pitch, which names the instrument."""
+        n = int(self.settings.get("transpose") or 0)
+        if not n:
+            return []
+        ids = np.asarray(ids, dtype=np.int64)
+        program = np.full(len(ids), -1, np.int64)  # the program each token is played by
+        cur = 0
+        for i, t in enumerate(ids.tolist()):
+            if PROG <= t < PROG + N_PROG:
+                cur = t - PROG
+            elif t == FRAME and self.frames:
+                cur = 0  # every frame starts on program 0
+            program[i] = cur
+        notes = (ids >= ON) & (ids < SHIFT) & (program != DRUMS)
+        pitch = (ids - ON) % 128
+        out = []
+        for k in [*range(-n, 0), *range(1, n + 1)]:
+            moved = pitch[notes] + k
+            if moved.size and (moved.min() < 0 or moved.max() > 127):
+                continue
+            out.append(np.where(notes, ids + k, ids))
+        return out
 
     # --- reading ---------------------------------------------------------------------------
     def read(self, path: Path) -> Iterator[Document]:

@@ -241,6 +241,7 @@ def _encode_all(
 
     if ALL in writers and split_all:
         _split_all(work, dtype, doc_ends.pop(ALL), writers.pop(ALL).count)
+    augmented = _augment_train(work, dtype, tok)
     counts = {}
     for split in ("train", "valid", "test", ALL):
         path = work / f"{split}.bin"
@@ -253,6 +254,8 @@ def _encode_all(
         )
         documents = int(np.count_nonzero(ids == tok.eod_id)) if n else 0
         counts[split] = {"tokens": int(n), "units": int(units), "documents": documents}
+        if split == "train" and augmented:
+            counts[split]["augmented_documents"] = augmented
         del ids
     if not any(c["tokens"] for c in counts.values()) or (
         split_all and not counts.get("train", {}).get("tokens")
@@ -267,6 +270,38 @@ def _encode_all(
         "corpus": spec.name,
         "splits": counts,
     }
+
+
+def _augment_train(work: Path, dtype, tok: Tokenizer) -> int:
+    """Rewrite train.bin with each document's variants from ``tok.augment`` added, originals and
+    variants in one shuffled order (fixed seed): the B training streams then each see every
+    kind of variant. Returns how many variants were added."""
+    path = work / "train.bin"
+    if type(tok).augment is Tokenizer.augment or not path.exists() or not path.stat().st_size:
+        return 0
+    ids = np.memmap(path, dtype=dtype, mode="r")
+    ends = np.flatnonzero(ids == tok.eod_id) + 1
+    if not len(ends) or ends[-1] != len(ids):
+        ends = np.append(ends, len(ids))  # a last document without its end-of-document token
+    docs: list[np.ndarray] = []
+    start = 0
+    for end in ends.tolist():
+        doc = np.asarray(ids[start:end])
+        body = doc[:-1] if doc[-1] == tok.eod_id else doc
+        docs.append(doc)
+        docs.extend(
+            np.append(np.asarray(v), tok.eod_id).astype(dtype) for v in tok.augment(body.copy())
+        )
+        start = end
+    added = len(docs) - len(ends)
+    del ids
+    order = np.random.default_rng(0).permutation(len(docs))
+    tmp = work / "train.aug"
+    with open(tmp, "wb") as f:
+        for i in order.tolist():
+            f.write(docs[i].tobytes())
+    os.replace(tmp, path)
+    return added
 
 
 def _split_all(work: Path, dtype, ends: list[int], n: int) -> None:

@@ -197,6 +197,12 @@ class Tokenizer:
         """A fresh Constraint for one sample, or None when any token may follow any other."""
         return None
 
+    def augment(self, ids: np.ndarray) -> list[np.ndarray]:
+        """Extra training variants of one training document's ids (its end-of-document token
+        excluded), e.g. the piece transposed. Only the train split is augmented, after the
+        split is made, so validation and test never see a variant. Default: none."""
+        return []
+
     def eval_extras(self, ids: np.ndarray) -> dict[str, Any]:
         """Extra figures ``seqgen eval`` reports for the evaluated ids (e.g. the share of unknown
         tokens, which makes bits per unit a lower bound). Keys become JSON keys."""

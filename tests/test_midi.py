@@ -294,3 +294,48 @@ def test_musicxml_export_ties_notes_longer_than_any_written_value(tmp_path):
 
     pitches = {p.midi for n in converter.parse(str(out)).recurse().notes for p in n.pitches}
     assert pitches == {60, 64}
+
+
+def test_transpose_shifts_pitched_notes_and_leaves_drums(tmp_path):
+    tok = MidiTokenizer.create({"transpose": "2"})
+    ids = tok.encode(piece_of(tok, make_midi(tmp_path / "t.mid")))
+    variants = tok.augment(ids)
+    assert len(variants) == 4  # -2, -1, +1, +2
+    drum_notes = set()
+    cur = 0
+    for i, t in enumerate(ids.tolist()):
+        cur = t - PROG if PROG <= t < PROG + 129 else cur
+        if cur == DRUMS and ON <= t < SHIFT:
+            drum_notes.add(i)
+    assert drum_notes  # the test piece has a drum kit
+    for k, v in zip((-2, -1, 1, 2), variants, strict=True):
+        assert len(v) == len(ids)
+        for i, (a, b) in enumerate(zip(ids.tolist(), v.tolist(), strict=True)):
+            pitched = ON <= a < SHIFT and i not in drum_notes
+            assert b == (a + k if pitched else a)
+
+
+def test_transpose_leaves_out_shifts_past_the_pitch_range():
+    tok = MidiTokenizer.create({"encoding": "frames", "transpose": "3"})
+    ids = np.array([ON + 1, ON + 126, FRAME])
+    shifts = [int(v[0] - ids[0]) for v in tok.augment(ids)]
+    assert shifts == [-1, 1]
+    assert MidiTokenizer.create({"encoding": "frames"}).augment(ids) == []
+
+
+def test_only_the_train_split_is_augmented(tmp_path, cli):
+    path = tmp_path / "Tiny.mat"
+    _write_mat(path)
+    base = ["prepare", "-d", "midi", "-o", "encoding=frames", "-c", path]
+    code, out, err = cli(*base)
+    assert code == 0, err
+    plain = json.loads(out)["splits"]
+    code, out, err = cli(*base, "-o", "transpose=2")
+    assert code == 0, err
+    aug = json.loads(out)["splits"]
+    assert aug["valid"] == plain["valid"] and aug["test"] == plain["test"]
+    assert aug["train"]["documents"] == 5 * plain["train"]["documents"]
+    assert aug["train"]["units"] == 5 * plain["train"]["units"]
+    assert aug["train"]["augmented_documents"] == 4 * plain["train"]["documents"]
+    code, _, err = cli(*base, "-o", "transpose=13")
+    assert code != 0 and "transpose" in err
