@@ -7,6 +7,10 @@ same held-out last ~10%. Each domain trains for ``--seconds`` of training time w
 model size, then ``seqgen eval --json`` scores the valid split; bits per character are comparable
 because the markup domain's ``count_units`` counts the characters its tokens stand for.
 
+With no size flags both runs get seqgen's budget sizing for a short ``--max-time`` (the same
+for both). ``--parallel`` trains the two side by side, one thread each, so they share the
+machine's load equally (on two cores: the same conditions in half the wall time).
+
     python bench/markup_vs_char.py --corpus ../shared/corpora/enwik8/enwik8-prefix-4154400 \\
         --seconds 600 --work bench-out/markup-vs-char
 
@@ -17,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from runner import run_all, seqgen
 
 
 def split_corpus(src: Path, work: Path, fraction: float = 0.9) -> dict:
@@ -32,40 +36,44 @@ def split_corpus(src: Path, work: Path, fraction: float = 0.9) -> dict:
     return {"train_characters": cut, "valid_characters": len(text) - cut}
 
 
-def seqgen(*args: str) -> str:
-    launcher = "import sys; from seqgen.cli import main; sys.argv[0] = 'seqgen'; main()"
-    done = subprocess.run([sys.executable, "-c", launcher, *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"seqgen {' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--work", type=Path, default=Path("bench-out/markup-vs-char"))
     ap.add_argument("--seconds", type=float, default=600.0, help="training time per domain")
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--hidden-size", type=int, default=512)
-    ap.add_argument("--num-layers", type=int, default=2)
-    ap.add_argument("--embedding-size", type=int, default=128)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=None, help="per run (--parallel: 1)")
+    ap.add_argument("--parallel", action="store_true", help="train both domains at once")
+    sizes = (
+        "hidden-size",
+        "num-layers",
+        "embedding-size",
+        "dropout",
+        "batch-size",
+        "seq-len",
+        "lr",
+    )
+    for flag in sizes:
+        ap.add_argument(f"--{flag}", type=float if flag in ("lr", "dropout") else int, default=None)
     ap.add_argument("--seed", type=int, default=1337)
     a = ap.parse_args()
-    report: dict = {"corpus": str(a.corpus), "seconds": a.seconds}
+    report: dict = {"corpus": str(a.corpus), "seconds": a.seconds, "parallel": a.parallel}
     report.update(split_corpus(a.corpus, a.work))
+    threads = a.threads or (1 if a.parallel else None)
+    jobs, runs = [], {}
     for domain, options in (("char", ["-o", "newlines=keep"]), ("markup", [])):
-        run = a.work / f"run-{domain}"
+        run = runs[domain] = a.work / f"run-{domain}"
         args = ["train", "-d", domain, "-c", str(a.work / "data"), "--out", str(run), "-q"]
         args += options + ["--max-time", str(a.seconds), "--seed", str(a.seed)]
-        args += ["--hidden-size", str(a.hidden_size), "--num-layers", str(a.num_layers)]
-        args += ["--embedding-size", str(a.embedding_size), "--batch-size", str(a.batch_size)]
-        args += ["--seq-len", str(a.seq_len)]
-        if a.threads:
-            args += ["--threads", str(a.threads)]
+        for flag in sizes:
+            value = getattr(a, flag.replace("-", "_"))
+            if value is not None:
+                args += [f"--{flag}", str(value)]
+        if threads:
+            args += ["--threads", str(threads)]
         if not (run / "checkpoint.pt").exists():
-            seqgen(*args)
+            jobs.append(args)
+    run_all(jobs, a.parallel)
+    for domain, run in runs.items():
         ev = json.loads(seqgen("eval", str(run), "--json"))
         report[domain] = {
             k: ev.get(k) for k in ("bits_per_unit", "bits_per_token", "tokens", "units", "unit")

@@ -21,25 +21,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from runner import seqgen
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "wikitext-2"
-CLI = [sys.executable, "-c", "from seqgen.cli import main; main()"]
 # pytorch/examples' model: 2 layers of 200, tied, dropout 0.2, windows of 35 tokens.
-MODEL = ["--hidden-size", "200", "--num-layers", "2", "--embedding-size", "200"]
-MODEL += ["--tie-weights", "--dropout", "0.2"]
+REFERENCE = {"hidden": 200, "embedding": 200, "dropout": 0.2}
 
 
-def seqgen(*args: str) -> str:
-    done = subprocess.run([*CLI, *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"seqgen {' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout
+def model_args(a: argparse.Namespace) -> list[str]:
+    args = ["--hidden-size", str(a.hidden), "--num-layers", "2"]
+    args += ["--embedding-size", str(a.embedding), "--dropout", str(a.dropout)]
+    # The adaptive softmax has its own output matrices, so it is not tied to the embedding.
+    return args + (["--adaptive-softmax", a.adaptive] if a.adaptive else ["--tie-weights"])
 
 
 def head_corpus(corpus: Path, tokens: int, into: Path) -> Path:
@@ -63,7 +61,7 @@ def train_and_eval(a: argparse.Namespace) -> dict:
     corpus = Path(a.corpus)
     if a.valid_tokens:
         corpus = head_corpus(corpus, a.valid_tokens, Path(tempfile.mkdtemp()) / "wikitext-2")
-    args = ["train", "-d", "word", "-c", str(corpus), "-o", "pretokenized=true", *MODEL]
+    args = ["train", "-d", "word", "-c", str(corpus), "-o", "pretokenized=true", *model_args(a)]
     args += ["--batch-size", str(a.batch_size), "--seq-len", str(a.seq_len), "--lr", str(a.lr)]
     args += ["--max-time", str(a.seconds), "--patience", "0", "--eval-every", "100000000"]
     args += ["--out", str(out), "-q"]
@@ -77,6 +75,9 @@ def train_and_eval(a: argparse.Namespace) -> dict:
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     last = [r for r in rows if "step" in r][-1]
     report = {"corpus": str(a.corpus), "train_seconds": a.seconds, "wall_seconds": round(wall, 1)}
+    report["model"] = " ".join(model_args(a)[:-1] if a.adaptive else model_args(a))
+    report["adaptive_softmax"] = a.adaptive or None
+    report.update(batch=[a.batch_size, a.seq_len], lr=a.lr)
     report["valid_tokens"] = a.valid_tokens or "all"
     report.update(
         step=last["step"],
@@ -97,19 +98,30 @@ def profile(a: argparse.Namespace) -> dict:
     import torch.nn.functional as F
 
     from seqgen.model import LSTMLanguageModel, ModelConfig
+    from seqgen.train import make_optimizer
 
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     V, B, T = 33_279, a.batch_size, a.seq_len
+    cutoffs = [int(c) for c in a.adaptive.split(",")] if a.adaptive else None
     model = LSTMLanguageModel(
         ModelConfig(
-            V, embedding_size=200, hidden_size=200, num_layers=2, dropout=0.2, tie_weights=True
+            V,
+            embedding_size=a.embedding,
+            hidden_size=a.hidden,
+            num_layers=2,
+            dropout=a.dropout,
+            tie_weights=not cutoffs,
+            adaptive_cutoffs=cutoffs,
         )
     )
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randint(0, V, (B, T))
-    y = torch.randint(0, V, (B, T))
+    opt = make_optimizer("adamw", model.parameters(), 1e-3, 0.01)  # as seqgen trains
+    # Token ids drawn by Zipf's law (id = frequency rank, p ~ 1/rank), as words are: with
+    # uniform ids nearly every target would fall in the adaptive softmax's rarest cluster.
+    zipf = 1.0 / torch.arange(1, V + 1, dtype=torch.float64)
+    x = torch.multinomial(zipf, B * T, replacement=True).view(B, T)
+    y = torch.multinomial(zipf, B * T, replacement=True).view(B, T)
     parts = dict.fromkeys(["embedding", "lstm", "softmax_loss", "backward", "optimizer"], 0.0)
     steps = a.profile_steps
     for k in range(steps + 1):  # the first step warms up and is not counted
@@ -120,7 +132,10 @@ def profile(a: argparse.Namespace) -> dict:
         h, _ = model.lstm(e)
         h = model.drop(h)
         times.append(time.perf_counter())
-        loss = F.cross_entropy(model.head(h).flatten(0, 1), y.flatten())
+        if cutoffs:
+            loss = -model.adaptive(h.flatten(0, 1), y.flatten()).output.mean()
+        else:
+            loss = F.cross_entropy(model.head(h).flatten(0, 1), y.flatten())
         times.append(time.perf_counter())
         opt.zero_grad()
         loss.backward()
@@ -135,6 +150,8 @@ def profile(a: argparse.Namespace) -> dict:
     return {
         "batch": [B, T],
         "vocab": V,
+        "adaptive_softmax": a.adaptive or None,
+        "hidden": a.hidden,
         "threads": torch.get_num_threads(),
         "ms_per_step": round(total, 1),
         "ms": {k: round(v, 1) for k, v in parts.items()},
@@ -153,6 +170,14 @@ def main() -> None:
     p.add_argument("--seq-len", type=int, default=35)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--precision", default=None, help="auto, fp32 or bf16")
+    p.add_argument("--hidden", type=int, default=REFERENCE["hidden"], help="LSTM units per layer")
+    p.add_argument("--embedding", type=int, default=REFERENCE["embedding"])
+    p.add_argument("--dropout", type=float, default=REFERENCE["dropout"])
+    p.add_argument(
+        "--adaptive",
+        default="2000,10000",
+        help="adaptive softmax cutoffs; '' for the reference's full, tied softmax",
+    )
     p.add_argument("--valid-tokens", type=int, default=0, help="score only this many (smoke)")
     p.add_argument("--profile", action="store_true", help="time one step's parts; no training")
     p.add_argument("--profile-steps", type=int, default=5)
