@@ -36,7 +36,7 @@ from seqgen_plugins.midi_io import (
 
 from seqgen import hookimpl
 from seqgen.errors import DataError, OptionError
-from seqgen.tokenizer import Constraint, Document, Option, Tokenizer
+from seqgen.tokenizer import Clock, Constraint, Document, Option, Tokenizer
 
 # --- the fixed vocabulary --------------------------------------------------------------------
 EOD = 0
@@ -528,6 +528,11 @@ class MidiTokenizer(Tokenizer):
         piece = self.decode(ids)
         note_for_user(write_piece(piece, Path(path), text=self.to_text(ids)))
 
+    measures = ("seconds", "bars")
+
+    def clock(self) -> MidiClock:
+        return MidiClock(self.grid if self.frames else None)
+
     def constraint(self) -> Constraint:
         return FramesConstraint() if self.frames else PerformanceConstraint()
 
@@ -552,6 +557,35 @@ def _no_overlaps(raw: list[tuple[int, int, int, int, int]]) -> list[tuple[int, i
             out[-1] = (*prev[:3], note[2], prev[4])
         out.append(note)
     return sorted(out, key=lambda n: (n[2], n[0], n[1]))
+
+
+class MidiClock(Clock):
+    """Seconds and bars a stream spans: frame-ends (``grid`` quarter notes each) or time
+    shifts (10 ms each), at the stream's tempo (120 BPM until its first tempo token; later
+    ones are ignored, as decoding ignores them) and metre (4/4 until a time-signature token)."""
+
+    def __init__(self, grid: float | None):
+        self.grid, self.bpm, self.bar = grid, DEFAULT_TEMPO, 4.0  # bar length in quarters
+        self.seconds = self.bars = 0.0
+        self.tempo_set = False
+
+    def advance(self, token: int) -> None:
+        if TEMPO <= token < TEMPO + N_TEMPO:
+            if not self.tempo_set:
+                self.bpm, self.tempo_set = bin_tempo(token - TEMPO), True
+        elif TS <= token < TS + N_TS:
+            num, den = divmod(token - TS, len(DENS))
+            self.bar = (num + 1) * 4 / DENS[den]
+        elif self.grid is not None and token == FRAME:
+            self.seconds += self.grid * 60 / self.bpm
+            self.bars += self.grid / self.bar
+        elif self.grid is None and SHIFT <= token < SHIFT + N_SHIFT:
+            dt = (token - SHIFT + 1) * STEP
+            self.seconds += dt
+            self.bars += dt * self.bpm / 60 / self.bar
+
+    def elapsed(self, measure: str) -> float:
+        return self.seconds if measure == "seconds" else self.bars
 
 
 class PerformanceConstraint(Constraint):

@@ -23,6 +23,7 @@ class SampleConfig:
     num_samples: int = 1
     seed: int | None = None
     stop_at_eod: bool = True
+    until: tuple[str, float] | None = None  # (measure, amount): stop when a sample spans it
 
 
 def filter_logits(logits: np.ndarray, cfg: SampleConfig) -> np.ndarray:
@@ -67,12 +68,13 @@ def generate(
     rng = np.random.default_rng(cfg.seed)
     constraints = [tok.constraint() for _ in range(n)]
     constrained = constraints[0] is not None
+    clocks = [tok.clock() for _ in range(n)] if cfg.until else []
     # Start from the end-of-document token, as every document in training did.
     context = [tok.eod_id, *prime]
-    if constrained:
-        for c in constraints:
-            for t in prime:
-                c.advance(int(t))
+    for follower in ([*constraints] if constrained else []) + clocks:
+        for t in prime:
+            follower.advance(int(t))
+    start = [c.elapsed(cfg.until[0]) for c in clocks]  # the goal counts from the prime's end
     x = torch.tensor([context] * n, dtype=torch.long)
     logits, (h, c) = model(x)  # the prime in one fused pass
     logits = logits[:, -1].float().cpu().numpy()
@@ -102,12 +104,16 @@ def generate(
                 on_token(i, t)
             if cfg.stop_at_eod and t == tok.eod_id:
                 done[i] = True
+            if clocks:
+                clocks[i].advance(t)
+                if clocks[i].elapsed(cfg.until[0]) - start[i] >= cfg.until[1]:
+                    done[i] = True
         if all(done):
             break
         logits, state = stepper.step(nxt, state)
     if constrained:
         for i, con in enumerate(constraints):
-            if not done[i]:
+            if not out[i] or out[i][-1] != tok.eod_id:  # cut by --length or the clock
                 for t in con.finish():
                     out[i].append(t)
                     if on_token is not None:

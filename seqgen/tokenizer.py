@@ -76,6 +76,19 @@ class Constraint:
         return []
 
 
+class Clock:
+    """Per-sample running measure of how far a stream has got, in the domain's own terms
+    (seconds, bars), for ``seqgen generate --seconds/--bars``. The sampler calls ``advance``
+    with every token (prime tokens too) and stops a sample once ``elapsed`` reaches the goal."""
+
+    def advance(self, token: int) -> None:
+        """Record that ``token`` was emitted."""
+
+    def elapsed(self, measure: str) -> float:
+        """How much of ``measure`` (one of the tokenizer's ``measures``) the stream spans."""
+        raise NotImplementedError
+
+
 class Tokenizer:
     """Base class of every domain. Subclasses set the class attributes and implement the
     methods marked *required*; the rest have working defaults."""
@@ -202,6 +215,13 @@ class Tokenizer:
         excluded), e.g. the piece transposed. Only the train split is augmented, after the
         split is made, so validation and test never see a variant. Default: none."""
         return []
+
+    measures: tuple[str, ...] = ()  # what clock() can measure, e.g. ("seconds", "bars")
+
+    def clock(self) -> Clock | None:
+        """A fresh Clock for one sample, or None when the domain has no measure of length
+        beyond tokens (then --seconds/--bars are refused)."""
+        return None
 
     def eval_extras(self, ids: np.ndarray) -> dict[str, Any]:
         """Extra figures ``seqgen eval`` reports for the evaluated ids (e.g. the share of unknown

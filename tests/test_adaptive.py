@@ -16,7 +16,11 @@ V = 50
 def adaptive_model(seed: int = 0) -> LSTMLanguageModel:
     torch.manual_seed(seed)
     cfg = ModelConfig(
-        vocab_size=V, embedding_size=8, hidden_size=32, num_layers=2, dropout=0.0,
+        vocab_size=V,
+        embedding_size=8,
+        hidden_size=32,
+        num_layers=2,
+        dropout=0.0,
         adaptive_cutoffs=[5, 20],
     )
     model = LSTMLanguageModel(cfg)
@@ -101,8 +105,17 @@ def test_cli_trains_generates_evaluates_and_resumes(cli, tmp_path, words):
 )
 def test_bad_cutoffs_are_one_line_errors(cli, tmp_path, words, value, message):
     code, _, err = cli(
-        "train", "-d", "word", "-c", words, "--out", tmp_path / "r", "--max-steps", "1",
-        "--adaptive-softmax", value,
+        "train",
+        "-d",
+        "word",
+        "-c",
+        words,
+        "--out",
+        tmp_path / "r",
+        "--max-steps",
+        "1",
+        "--adaptive-softmax",
+        value,
     )
     assert code != 0 and message in err and "Traceback" not in err
     assert not (tmp_path / "r" / "checkpoint.pt").exists()

@@ -339,3 +339,66 @@ def test_only_the_train_split_is_augmented(tmp_path, cli):
     assert aug["train"]["augmented_documents"] == 4 * plain["train"]["documents"]
     code, _, err = cli(*base, "-o", "transpose=13")
     assert code != 0 and "transpose" in err
+
+
+def test_clock_counts_seconds_and_bars():
+    from seqgen_plugins.midi import DENS, N_TEMPO, TEMPO, TS, MidiClock, bin_tempo
+
+    frames = MidiClock(grid=0.25)  # 16th-note frames at 120 BPM in 4/4 until told otherwise
+    for _ in range(8):
+        frames.advance(FRAME)
+    assert frames.elapsed("seconds") == pytest.approx(1.0)
+    assert frames.elapsed("bars") == pytest.approx(0.5)
+    frames.advance(TS + 2 * len(DENS) + DENS.index(4))  # 3/4
+    fast = next(b for b in range(N_TEMPO) if bin_tempo(b) > 200)
+    frames.advance(TEMPO + fast)
+    for _ in range(12):  # one 3/4 bar
+        frames.advance(FRAME)
+    assert frames.elapsed("bars") == pytest.approx(1.5)
+    assert frames.elapsed("seconds") == pytest.approx(1.0 + 3 * 60 / bin_tempo(fast))
+    events = MidiClock(grid=None)  # performance: time shifts of 10 ms each
+    for t in (SHIFT + 99, SHIFT + 49, ON + 60, FRAME):
+        events.advance(t)
+    assert events.elapsed("seconds") == pytest.approx(1.5)
+    assert events.elapsed("bars") == pytest.approx(1.5 * 2 / 4)
+
+
+@pytest.mark.parametrize("encoding", ["frames", "performance"])
+def test_generate_by_bars_and_seconds(tmp_path, cli, encoding):
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    for k in range(2):
+        make_midi(folder / f"s{k}.mid", seed=k, bars=4)
+    run = tmp_path / "run"
+    small = "--max-steps 4 --hidden-size 16 --embedding-size 8 --batch-size 2 --seq-len 16"
+    code, _, err = cli("train", "-d", "midi", "-o", f"encoding={encoding}", "-c", folder,
+                       "--out", run, *small.split(), "--threads", "1", "-q")  # fmt: skip
+    assert code == 0, err
+    # Bars are exact on the frame grid; in the performance encoding seconds are (time shifts).
+    measure, amount = ("bars", 3) if encoding == "frames" else ("seconds", 4)
+    song = tmp_path / "song.mid"
+    code, _, err = cli("generate", run, f"--{measure}", amount, "--seed", "1", "-q", "--out", song)
+    assert code == 0, err
+    tok = MidiTokenizer.create({"encoding": encoding})
+    clock = tok.clock()
+    for t in tok.encode(piece_of(tok, song)).tolist():
+        clock.advance(t)
+    # An untrained model may end the piece early with <eod>. It stops at the first token that
+    # reaches the goal: a frame lands on it exactly; a time shift (up to 1 s) may pass it.
+    slack = 1e-6 if encoding == "frames" else 1.0
+    assert 0 < clock.elapsed(measure) <= amount + slack
+    code, _, err = cli("generate", run, "--seconds", "2", "--bars", "1", "-q")
+    assert code != 0 and "not both" in err
+    code, _, err = cli("generate", run, "--seconds", "-1", "-q")
+    assert code != 0 and "positive" in err
+
+
+def test_seconds_refused_for_a_domain_without_a_clock(tmp_path, cli):
+    text = tmp_path / "t.txt"
+    text.write_text("abc abd abe\n" * 50)
+    run = tmp_path / "run"
+    code, _, err = cli("train", "-d", "char", "-c", text, "--out", run, "--max-steps", "2",
+                       "--hidden-size", "8", "--embedding-size", "4", "-q")  # fmt: skip
+    assert code == 0, err
+    code, _, err = cli("generate", run, "--seconds", "5")
+    assert code != 0 and "tokens only" in err and "Traceback" not in err

@@ -10,7 +10,16 @@ import typer
 
 def generate(
     target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
-    length: int = typer.Option(500, "--length", "-n", help="Tokens to generate per sample."),
+    length: int = typer.Option(
+        None,
+        "--length",
+        "-n",
+        help="Tokens to generate per sample [500; with --seconds/--bars: at most 100000].",
+    ),
+    seconds: float = typer.Option(
+        None, "--seconds", help="Generate this many seconds (music domains)."
+    ),
+    bars: float = typer.Option(None, "--bars", help="Generate this many bars (music domains)."),
     temperature: float = typer.Option(
         1.0, "--temperature", "-t", help="Below 1: safer; above: wilder."
     ),
@@ -41,10 +50,21 @@ def generate(
     from seqgen.sample import SampleConfig
     from seqgen.sample import generate as draw
 
+    goals = [(name, v) for name, v in (("seconds", seconds), ("bars", bars)) if v is not None]
+    if len(goals) > 1:
+        raise SeqgenError("give --seconds or --bars, not both")
+    if any(v <= 0 for _, v in goals):
+        raise SeqgenError(f"--{goals[0][0]} must be positive")
+    if length is None:
+        length = 100_000 if goals else 500
     if num_samples < 1 or length < 0:
         raise SeqgenError("--num-samples must be at least 1 and --length not negative")
     ckpt = checkpoint.load(target)
     model, tok = checkpoint.build(ckpt)
+    if goals and goals[0][0] not in tok.measures:
+        raise SeqgenError(
+            f"--{goals[0][0]}: the {tok.name} domain measures samples in tokens only; use --length"
+        )
     ids: list[int] = []
     if prime_file is not None:
         ids = read_prime_file(tok, prime_file)
@@ -58,6 +78,7 @@ def generate(
         greedy=greedy,
         num_samples=num_samples,
         seed=seed,
+        until=goals[0] if goals else None,
     )
     stream = not quiet and num_samples == 1
     pending: list[int] = []
