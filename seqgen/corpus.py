@@ -6,6 +6,7 @@ import glob
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 from seqgen.errors import DataError
@@ -76,8 +77,16 @@ def fingerprint(sources: dict[str, list[Source]], name: str) -> str:
 
 def resolve(arg: str, patterns: tuple[str, ...] = ("*",), registry=None) -> CorpusSpec:
     """Find what ``--corpus arg`` means. Registered names win over paths of the same name
-    only when no such path exists."""
+    only when no such path exists. ``NAME/PATTERN`` keeps the files of the registered corpus
+    NAME whose file name matches the glob PATTERN (a pattern without wildcards: names
+    starting with it), e.g. ``music21:bach/bwv1*``."""
     entry = registry.corpus(arg) if registry is not None else None
+    name_filter = None
+    if entry is None and registry is not None and "/" in arg and not Path(arg).exists():
+        base, _, pattern = arg.partition("/")
+        entry = registry.corpus(base)
+        if entry is not None:
+            name_filter = pattern if any(c in pattern for c in "*?[") else pattern + "*"
     if entry is not None and not Path(arg).exists():
         made = entry.factory()
         if isinstance(made, CorpusSpec):
@@ -87,6 +96,18 @@ def resolve(arg: str, patterns: tuple[str, ...] = ("*",), registry=None) -> Corp
         else:
             items = made if isinstance(made, list | tuple) else [made]
             spec = CorpusSpec(arg, {ALL: [Path(p) if isinstance(p, str) else p for p in items]})
+        if name_filter is not None:
+            spec.sources = {
+                split: [
+                    s
+                    for s in srcs
+                    if isinstance(s, Path) and fnmatch(s.name.lower(), name_filter.lower())
+                ]
+                for split, srcs in spec.sources.items()
+            }
+            spec.name, spec.fingerprint = arg, ""
+            if not any(spec.sources.values()):
+                raise DataError(f"corpus {arg}: no file of {base} has a name matching {pattern!r}")
     else:
         path = Path(arg).expanduser()
         own = _is_split_dir(path) if path.is_dir() else None

@@ -402,3 +402,22 @@ def test_seconds_refused_for_a_domain_without_a_clock(tmp_path, cli):
     assert code == 0, err
     code, _, err = cli("generate", run, "--seconds", "5")
     assert code != 0 and "tokens only" in err and "Traceback" not in err
+
+
+def test_music21_corpus_name_filter():
+    pytest.importorskip("music21")
+    from seqgen import registry
+    from seqgen.corpus import resolve
+
+    reg = registry.load()
+    whole = resolve("music21:bach", MidiTokenizer.file_patterns, reg)
+    some = resolve("music21:bach/bwv10", MidiTokenizer.file_patterns, reg)
+    assert 0 < len(some.files) < len(whole.files)
+    assert all(f.name.lower().startswith("bwv10") for f in some.files)
+    assert some.fingerprint != whole.fingerprint
+    globbed = resolve("music21:bach/*bwv10?.*", MidiTokenizer.file_patterns, reg)
+    assert globbed.files and all(
+        f.name.lower().startswith("bwv10") and f.name[6] == "." for f in globbed.files
+    )
+    with pytest.raises(DataError, match="no file of music21:bach"):
+        resolve("music21:bach/nothing-like-this", MidiTokenizer.file_patterns, reg)
