@@ -47,6 +47,21 @@ def make_midi(path: Path, seed: int = 0, bars: int = 4) -> Path:
     return path
 
 
+def train_tiny(tmp_path, cli, songs, bars, steps, hidden, batch, options=()):
+    """A folder of generated songs and a run trained on it for a few steps."""
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    for k in range(songs):
+        make_midi(folder / f"s{k}.mid", seed=k, bars=bars)
+    run = tmp_path / "run"
+    sizes = f"--hidden-size {hidden} --embedding-size {hidden // 2} --batch-size {batch}"
+    code, _, err = cli("train", "-d", "midi", *options, "-c", folder, "--out", run,
+                       "--max-steps", steps, *sizes.split(), "--seq-len", 2 * hidden,
+                       "--threads", "1", "-q")  # fmt: skip
+    assert code == 0, err
+    return folder, run
+
+
 def piece_of(tok: MidiTokenizer, path: Path):
     (doc,) = list(tok.read(path))
     (part,) = list(doc.parts)
@@ -208,15 +223,7 @@ def test_mat_piano_rolls_carry_their_splits(tmp_path, cli):
 
 def test_cli_train_generate_reads_back(tmp_path, cli):
     music21 = pytest.importorskip("music21")
-    folder = tmp_path / "songs"
-    folder.mkdir()
-    for k in range(3):
-        make_midi(folder / f"s{k}.mid", seed=k, bars=6)
-    run = tmp_path / "run"
-    small = "--max-steps 15 --hidden-size 32 --embedding-size 16 --batch-size 4 --seq-len 32"
-    code, _, err = cli("train", "-d", "midi", "-c", folder, "--out", run, *small.split(),
-                       "--threads", "1", "-q")  # fmt: skip
-    assert code == 0, err
+    folder, run = train_tiny(tmp_path, cli, songs=3, bars=6, steps=15, hidden=32, batch=4)
     song = tmp_path / "song.mid"
     code, out, err = cli("generate", run, "-n", "120", "--seed", "1", "--out", song,
                          "--plot", tmp_path / "song.png", "--audio", tmp_path / "song.wav",
@@ -365,15 +372,8 @@ def test_clock_counts_seconds_and_bars():
 
 @pytest.mark.parametrize("encoding", ["frames", "performance"])
 def test_generate_by_bars_and_seconds(tmp_path, cli, encoding):
-    folder = tmp_path / "songs"
-    folder.mkdir()
-    for k in range(2):
-        make_midi(folder / f"s{k}.mid", seed=k, bars=4)
-    run = tmp_path / "run"
-    small = "--max-steps 4 --hidden-size 16 --embedding-size 8 --batch-size 2 --seq-len 16"
-    code, _, err = cli("train", "-d", "midi", "-o", f"encoding={encoding}", "-c", folder,
-                       "--out", run, *small.split(), "--threads", "1", "-q")  # fmt: skip
-    assert code == 0, err
+    _, run = train_tiny(tmp_path, cli, songs=2, bars=4, steps=4, hidden=16, batch=2,
+                        options=("-o", f"encoding={encoding}"))  # fmt: skip
     # Bars are exact on the frame grid; in the performance encoding seconds are (time shifts).
     measure, amount = ("bars", 3) if encoding == "frames" else ("seconds", 4)
     song = tmp_path / "song.mid"
