@@ -1,4 +1,4 @@
-"""The language model: embedding -> multi-layer LSTM -> linear head (or adaptive softmax), over token ids.
+"""The language model: embedding -> multi-layer LSTM -> linear head or adaptive softmax.
 
 Shapes: B batch streams, T time steps, E embedding size, H hidden size, V vocabulary size.
 """
