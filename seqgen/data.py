@@ -289,9 +289,8 @@ def _augment_train(work: Path, dtype, tok: Tokenizer) -> int:
         doc = np.asarray(ids[start:end])
         body = doc[:-1] if doc[-1] == tok.eod_id else doc
         docs.append(doc)
-        docs.extend(
-            np.append(np.asarray(v), tok.eod_id).astype(dtype) for v in tok.augment(body.copy())
-        )
+        variants = tok.augment(body.copy()) if len(body) else []
+        docs.extend(np.append(np.asarray(v), tok.eod_id).astype(dtype) for v in variants)
         start = end
     added = len(docs) - len(ends)
     del ids

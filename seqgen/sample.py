@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from seqgen.errors import SeqgenError
 from seqgen.model import LSTMLanguageModel, Stepper
 from seqgen.tokenizer import Tokenizer
 
@@ -69,6 +70,8 @@ def generate(
     constraints = [tok.constraint() for _ in range(n)]
     constrained = constraints[0] is not None
     clocks = [tok.clock() for _ in range(n)] if cfg.until else []
+    if clocks and clocks[0] is None:
+        raise SeqgenError(f"the {tok.name} domain measures samples in tokens only")
     # Start from the end-of-document token, as every document in training did.
     context = [tok.eod_id, *prime]
     for follower in ([*constraints] if constrained else []) + clocks:
