@@ -58,9 +58,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     torch.manual_seed(0)
-    model = LSTMLanguageModel(
-        ModelConfig(args.vocab, args.embedding_size, args.hidden_size, args.num_layers, dropout=0.0)
-    ).eval()
+    model = LSTMLanguageModel(ModelConfig(args.vocab, args.embedding_size, args.hidden_size,
+                                          args.num_layers, dropout=0.0)).eval()
     tok = Ids(args.vocab)
     cfg = SampleConfig(length=args.tokens, seed=0, stop_at_eod=False)
     times = {"seqgen": [], "nn_lstm_per_step": []}
@@ -73,17 +72,13 @@ def main() -> None:
         per_step_lstm(model, args.tokens)
         times["nn_lstm_per_step"].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(
-        json.dumps(
-            {
-                "shape": vars(args),
-                "threads": torch.get_num_threads(),
-                "seqgen_tokens_per_s": round(args.tokens / med["seqgen"]),
-                "nn_lstm_per_step_tokens_per_s": round(args.tokens / med["nn_lstm_per_step"]),
-                "speedup": round(med["nn_lstm_per_step"] / med["seqgen"], 2),
-            }
-        )
-    )
+    print(json.dumps({
+        "shape": vars(args),
+        "threads": torch.get_num_threads(),
+        "seqgen_tokens_per_s": round(args.tokens / med["seqgen"]),
+        "nn_lstm_per_step_tokens_per_s": round(args.tokens / med["nn_lstm_per_step"]),
+        "speedup": round(med["nn_lstm_per_step"] / med["seqgen"], 2),
+    }))
 
 
 if __name__ == "__main__":
