@@ -137,12 +137,12 @@ class LSTMLanguageModel(nn.Module):
             nll = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction=reduction)
             return nll, state
         out, state = self.hidden(x, state, reset)
-        y = y.flatten()
+        out, y = out.flatten(0, 1), y.flatten()
         keep = y != -100
         if not bool(keep.all()):
-            out, y = out.flatten(0, 1)[keep], y[keep]
+            out, y = out[keep], y[keep]
         # The adaptive softmax computes only the head and the clusters its targets need.
-        nll = -self.adaptive(out.flatten(0, -2).float(), self.rank[y]).output
+        nll = -self.adaptive(out.float(), self.rank[y]).output
         return (nll.sum() if reduction == "sum" else nll.mean()), state
 
 

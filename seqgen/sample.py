@@ -27,6 +27,14 @@ class SampleConfig:
     until: tuple[str, float] | None = None  # (measure, amount): stop when a sample spans it
 
 
+def check_until(tok: Tokenizer, until: tuple[str, float] | None) -> None:
+    """Refuse a length in a measure (seconds, bars) the domain's clock does not count."""
+    if until is not None and until[0] not in tok.measures:
+        raise SeqgenError(
+            f"--{until[0]}: the {tok.name} domain measures samples in tokens only; use --length"
+        )
+
+
 def filter_logits(logits: np.ndarray, cfg: SampleConfig) -> np.ndarray:
     """Temperature, then top-k, then top-p on (B, V) logits (dropped entries become -inf)."""
     logits = logits / max(cfg.temperature, 1e-6)
@@ -69,12 +77,11 @@ def generate(
     rng = np.random.default_rng(cfg.seed)
     constraints = [tok.constraint() for _ in range(n)]
     constrained = constraints[0] is not None
+    check_until(tok, cfg.until)
     clocks = [tok.clock() for _ in range(n)] if cfg.until else []
-    if clocks and clocks[0] is None:
-        raise SeqgenError(f"the {tok.name} domain measures samples in tokens only")
     # Start from the end-of-document token, as every document in training did.
     context = [tok.eod_id, *prime]
-    for follower in ([*constraints] if constrained else []) + clocks:
+    for follower in (constraints if constrained else []) + clocks:
         for t in prime:
             follower.advance(int(t))
     start = [c.elapsed(cfg.until[0]) for c in clocks]  # the goal counts from the prime's end

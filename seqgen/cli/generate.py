@@ -47,7 +47,7 @@ def generate(
     from seqgen import checkpoint
     from seqgen.cli.common import read_prime_file
     from seqgen.errors import SeqgenError
-    from seqgen.sample import SampleConfig
+    from seqgen.sample import SampleConfig, check_until
     from seqgen.sample import generate as draw
 
     goals = [(name, v) for name, v in (("seconds", seconds), ("bars", bars)) if v is not None]
@@ -61,10 +61,7 @@ def generate(
         raise SeqgenError("--num-samples must be at least 1 and --length not negative")
     ckpt = checkpoint.load(target)
     model, tok = checkpoint.build(ckpt)
-    if goals and goals[0][0] not in tok.measures:
-        raise SeqgenError(
-            f"--{goals[0][0]}: the {tok.name} domain measures samples in tokens only; use --length"
-        )
+    check_until(tok, goals[0] if goals else None)  # before anything is printed
     ids: list[int] = []
     if prime_file is not None:
         ids = read_prime_file(tok, prime_file)
