@@ -51,9 +51,11 @@ def main() -> None:
         "batch-size",
         "seq-len",
         "lr",
+        "adaptive-softmax",
     )
+    types = {"lr": float, "dropout": float, "adaptive-softmax": str}
     for flag in sizes:
-        ap.add_argument(f"--{flag}", type=float if flag in ("lr", "dropout") else int, default=None)
+        ap.add_argument(f"--{flag}", type=types.get(flag, int), default=None)
     ap.add_argument("--seed", type=int, default=1337)
     a = ap.parse_args()
     report: dict = {"corpus": str(a.corpus), "seconds": a.seconds, "parallel": a.parallel}

@@ -75,6 +75,27 @@ def main() -> None:
         pos += len(piece)
     char_bits = char_nll / math.log(2)
     n_single = int((~in_unit).sum())
+    # Characters read one by one, by how far they follow the end of a unit: the char model has
+    # spent one step per character of the unit, the markup model one step in all.
+    since = np.full(len(kept), 10**9)
+    markup_char_bits = np.zeros(len(kept))
+    pos, last_end = 0, -(10**9)
+    for piece, nll in zip(pieces, markup_nll, strict=True):
+        if len(piece) > 1:
+            last_end = pos + len(piece)
+        else:
+            since[pos] = pos - last_end + 1
+            markup_char_bits[pos] = float(nll) / math.log(2)
+        pos += len(piece)
+    after = {}
+    for name, lo, hi in (("1", 1, 1), ("2-4", 2, 4), ("5-16", 5, 16), ("17+", 17, 10**9)):
+        m = ~in_unit & (since >= lo) & (since <= hi)
+        n = int(m.sum())
+        after[name] = {
+            "characters": n,
+            "char": float(char_bits[m].sum() / max(n, 1)),
+            "markup": float(markup_char_bits[m].sum() / max(n, 1)),
+        }
     report = {
         "characters": len(kept),
         "dropped_characters": len(text) - len(kept),
@@ -89,6 +110,7 @@ def main() -> None:
             "char": float(char_bits[~in_unit].sum() / n_single),
             "markup": single_bits / n_single,
         },
+        "bits_per_character_by_distance_after_a_unit": after,
     }
     print(json.dumps(report, indent=1))
 

@@ -7,6 +7,7 @@ valid perplexity <= 180 after 600 s of training::
     python bench/word_wikitext2.py --seconds 600 --out runs/bench-wt2        # the benchmark
     python bench/word_wikitext2.py --seconds 90 --threads 1 --valid-tokens 5000 \
         --out /tmp/wt2                                                       # a smoke run
+    python bench/word_wikitext2.py --seconds 600 --lr 20 -- --optimizer sgd --clip 0.25
     python bench/word_wikitext2.py --profile --threads 1                     # where time goes
 
 ``--profile`` times the parts of one training step (embedding, LSTM, softmax + loss, backward,
@@ -36,8 +37,9 @@ REFERENCE = {"hidden": 200, "embedding": 200, "dropout": 0.2}
 def model_args(a: argparse.Namespace) -> list[str]:
     args = ["--hidden-size", str(a.hidden), "--num-layers", "2"]
     args += ["--embedding-size", str(a.embedding), "--dropout", str(a.dropout)]
-    # The adaptive softmax has its own output matrices, so it is not tied to the embedding.
-    return args + (["--adaptive-softmax", a.adaptive] if a.adaptive else ["--tie-weights"])
+    # Tied: the full softmax shares the whole embedding, the adaptive head its shortlist rows.
+    tie = ["--tie-weights"] if a.tie or not a.adaptive else []
+    return args + (["--adaptive-softmax", a.adaptive] if a.adaptive else []) + tie
 
 
 def head_corpus(corpus: Path, tokens: int, into: Path) -> Path:
@@ -64,7 +66,7 @@ def train_and_eval(a: argparse.Namespace) -> dict:
     args = ["train", "-d", "word", "-c", str(corpus), "-o", "pretokenized=true", *model_args(a)]
     args += ["--batch-size", str(a.batch_size), "--seq-len", str(a.seq_len), "--lr", str(a.lr)]
     args += ["--max-time", str(a.seconds), "--patience", "0", "--eval-every", "100000000"]
-    args += ["--out", str(out), "-q"]
+    args += ["--out", str(out), "-q", *a.extra]
     if a.threads:
         args += ["--threads", str(a.threads)]
     if a.precision:
@@ -75,9 +77,9 @@ def train_and_eval(a: argparse.Namespace) -> dict:
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     last = [r for r in rows if "step" in r][-1]
     report = {"corpus": str(a.corpus), "train_seconds": a.seconds, "wall_seconds": round(wall, 1)}
-    report["model"] = " ".join(model_args(a)[:-1] if a.adaptive else model_args(a))
+    report["model"] = " ".join(model_args(a))
     report["adaptive_softmax"] = a.adaptive or None
-    report.update(batch=[a.batch_size, a.seq_len], lr=a.lr)
+    report.update(batch=[a.batch_size, a.seq_len], lr=a.lr, extra=" ".join(a.extra) or None)
     report["valid_tokens"] = a.valid_tokens or "all"
     report.update(
         step=last["step"],
@@ -112,7 +114,7 @@ def profile(a: argparse.Namespace) -> dict:
             hidden_size=a.hidden,
             num_layers=2,
             dropout=a.dropout,
-            tie_weights=not cutoffs,
+            tie_weights=a.tie or not cutoffs,
             adaptive_cutoffs=cutoffs,
         )
     )
@@ -178,9 +180,11 @@ def main() -> None:
         default="2000,10000",
         help="adaptive softmax cutoffs; '' for the reference's full, tied softmax",
     )
+    p.add_argument("--tie", action="store_true", help="tie the adaptive head to the embedding")
     p.add_argument("--valid-tokens", type=int, default=0, help="score only this many (smoke)")
     p.add_argument("--profile", action="store_true", help="time one step's parts; no training")
     p.add_argument("--profile-steps", type=int, default=5)
+    p.add_argument("extra", nargs="*", help="after --: more `seqgen train` options")
     a = p.parse_args()
     print(json.dumps(profile(a) if a.profile else train_and_eval(a), indent=2))
 

@@ -32,10 +32,23 @@ class ModelConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def check(self) -> None:
+        """ValueError for sizes no model can have."""
+        if self.adaptive_cutoffs:
+            width = self.embedding_size if self.tie_weights else self.hidden_size
+            n = len(self.adaptive_cutoffs)
+            if int(width // self.adaptive_div**n) < 1:
+                raise ValueError(
+                    f"the adaptive softmax's last tail would have no units ({width} / "
+                    f"{self.adaptive_div:g}^{n} < 1): use fewer cutoffs, a smaller "
+                    "--adaptive-div or a wider model"
+                )
+
 
 class LSTMLanguageModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        cfg.check()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embedding_size)
         self.drop = nn.Dropout(cfg.dropout)
@@ -55,14 +68,15 @@ class LSTMLanguageModel(nn.Module):
         width = cfg.embedding_size if cfg.tie_weights else cfg.hidden_size
         self.adaptive = None
         if cfg.adaptive_cutoffs:
-            if cfg.tie_weights:
-                raise ValueError("tie_weights and adaptive_cutoffs cannot be combined")
             self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(
                 width, cfg.vocab_size, list(cfg.adaptive_cutoffs), div_value=cfg.adaptive_div
             )
             # rank[id]: the token's place by training frequency, which the clusters are cut on.
             # A buffer, so the checkpoint carries it; set by set_frequency_order before training.
             self.register_buffer("rank", torch.arange(cfg.vocab_size))
+            if cfg.tie_weights:  # the head's shortlist rows are the frequent tokens' embeddings
+                asm = self.adaptive
+                asm.head = TiedHead(self, asm.shortlist_size, asm.n_clusters, width)
         else:
             self.head = nn.Linear(width, cfg.vocab_size)
             if cfg.tie_weights:
@@ -146,6 +160,27 @@ class LSTMLanguageModel(nn.Module):
         return (nll.sum() if reduction == "sum" else nll.mean()), state
 
 
+class TiedHead(nn.Module):
+    """The adaptive softmax's head with its shortlist tied to the embedding: row r is the
+    embedding of the token ranked r by frequency, the last rows (one per cluster) are its own.
+    The embedding and the ranking are read from the model, so the checkpoint holds each once."""
+
+    def __init__(self, model: LSTMLanguageModel, shortlist: int, n_clusters: int, width: int):
+        super().__init__()
+        self.shortlist = shortlist
+        self.cluster_weight = nn.Parameter(torch.empty(n_clusters, width))
+        nn.init.normal_(self.cluster_weight, std=width**-0.5)
+        object.__setattr__(self, "_model", model)  # not a submodule: no second state entry
+
+    @property
+    def weight(self) -> torch.Tensor:
+        order = torch.argsort(self._model.rank)[: self.shortlist]
+        return torch.cat([self._model.embed.weight[order], self.cluster_weight])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight)
+
+
 class Stepper:
     """Runs a trained model one token at a time for sampling, carrying the state, in NumPy.
 
@@ -180,7 +215,8 @@ class Stepper:
             self.head_b = w["head.bias"]
         else:
             asm = model.adaptive
-            self.head_w = np.ascontiguousarray(w["adaptive.head.weight"].T)  # (F, short + n)
+            head_w = asm.head.weight.detach().float().cpu().numpy()  # tied or not
+            self.head_w = np.ascontiguousarray(head_w.T)  # (F, short + n)
             self.head_b = w.get("adaptive.head.bias", np.zeros(self.head_w.shape[1], np.float32))
             self.shortlist = asm.shortlist_size
             self.tails = [  # per cluster: (F, h_i) then (h_i, size_i)

@@ -13,14 +13,15 @@ from seqgen.model import LSTMLanguageModel, ModelConfig, Stepper
 V = 50
 
 
-def adaptive_model(seed: int = 0) -> LSTMLanguageModel:
+def adaptive_model(seed: int = 0, tie: bool = False) -> LSTMLanguageModel:
     torch.manual_seed(seed)
     cfg = ModelConfig(
         vocab_size=V,
-        embedding_size=8,
+        embedding_size=16 if tie else 8,  # tied: the head is embedding-wide, tails 16/4, 16/16
         hidden_size=32,
         num_layers=2,
         dropout=0.0,
+        tie_weights=tie,
         adaptive_cutoffs=[5, 20],
     )
     model = LSTMLanguageModel(cfg)
@@ -37,8 +38,9 @@ def test_frequency_order_puts_frequent_tokens_in_the_head():
     assert sorted(model.rank.tolist()) == list(range(V))  # a permutation
 
 
-def test_log_probs_normalise_and_loss_agrees():
-    model = adaptive_model()
+@pytest.mark.parametrize("tie", [False, True])
+def test_log_probs_normalise_and_loss_agrees(tie):
+    model = adaptive_model(tie=tie)
     x = torch.randint(0, V, (3, 7))
     y = torch.randint(0, V, (3, 7))
     logp, _ = model(x)
@@ -53,8 +55,9 @@ def test_log_probs_normalise_and_loss_agrees():
     assert torch.allclose(got, want[y != -100].sum(), atol=1e-4)
 
 
-def test_stepper_matches_fused_adaptive_model():
-    model = adaptive_model(1)
+@pytest.mark.parametrize("tie", [False, True])
+def test_stepper_matches_fused_adaptive_model(tie):
+    model = adaptive_model(1, tie)
     x = torch.randint(0, V, (2, 9))
     fused, _ = model(x)
     stepper = Stepper(model)
@@ -62,6 +65,23 @@ def test_stepper_matches_fused_adaptive_model():
     for t in range(9):
         logp, state = stepper.step(x[:, t].numpy(), state)
         assert np.allclose(logp, fused[:, t].detach().numpy(), atol=1e-5)
+
+
+def test_tied_head_reads_the_frequent_tokens_embeddings():
+    model = adaptive_model(2, tie=True)
+    top = torch.argsort(model.rank)[:5]
+    head = model.adaptive.head.weight
+    assert torch.equal(head[:5], model.embed.weight[top]) and head.shape == (5 + 2, 16)
+    state = model.state_dict()
+    assert "adaptive.head.cluster_weight" in state and "adaptive.head.weight" not in state
+    assert sum(k.endswith("embed.weight") for k in state) == 1  # stored once
+    order = model.rank.argsort()
+    x, y = order[30:42].view(2, 6), order[:2].repeat(2, 3)  # rare inputs, head targets
+    model.loss(x, y)[0].backward()
+    assert model.embed.weight.grad[top[:2]].abs().sum() > 0  # the output side reaches it
+    copy = adaptive_model(3, tie=True)
+    copy.load_state_dict(state)
+    assert torch.equal(copy(x)[0], model(x)[0])
 
 
 @pytest.fixture
@@ -75,10 +95,12 @@ def words(tmp_path):
     return path
 
 
-def test_cli_trains_generates_evaluates_and_resumes(cli, tmp_path, words):
+@pytest.mark.parametrize("tie", [False, True])
+def test_cli_trains_generates_evaluates_and_resumes(cli, tmp_path, words, tie):
     run = tmp_path / "run"
     args = ["train", "-d", "word", "-c", words, "--out", run, "-q", "--hidden-size", "16"]
-    args += ["--embedding-size", "8", "--batch-size", "4", "--seq-len", "8"]
+    args += ["--embedding-size", "16" if tie else "8", "--batch-size", "4", "--seq-len", "8"]
+    args += ["--tie-weights"] if tie else []
     args += ["--adaptive-softmax", "20,100", "--max-steps", "12", "--eval-every", "6"]
     code, _, err = cli(*args, "--stop-after", "6")
     assert code == 0, err
@@ -119,3 +141,33 @@ def test_bad_cutoffs_are_one_line_errors(cli, tmp_path, words, value, message):
     )
     assert code != 0 and message in err and "Traceback" not in err
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
+def test_clip_weight_decay_and_tail_width_reach_the_checkpoint(cli, tmp_path, words):
+    run = tmp_path / "run"
+    args = ["train", "-d", "word", "-c", words, "--out", run, "-q", "--hidden-size", "16"]
+    args += ["--embedding-size", "8", "--batch-size", "4", "--seq-len", "8", "--max-steps", "3"]
+    args += ["--adaptive-softmax", "20,100", "--adaptive-div", "2", "--optimizer", "sgd"]
+    code, _, err = cli(*args, "--lr", "20", "--clip", "0.25", "--weight-decay", "0")
+    assert code == 0, err
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert ckpt["train_config"]["clip"] == 0.25 and ckpt["train_config"]["weight_decay"] == 0
+    assert ckpt["model_config"]["adaptive_div"] == 2
+    # tails of 16/2 and 16/4 units instead of 16/4 and 16/16
+    assert ckpt["model"]["adaptive.tail.0.0.weight"].shape == (8, 16)
+    assert ckpt["model"]["adaptive.tail.1.0.weight"].shape == (4, 16)
+
+
+def test_adaptive_div_needs_adaptive_softmax(cli, tmp_path, words):
+    args = ["train", "-d", "word", "-c", words, "--out", tmp_path / "r", "--max-steps", "1"]
+    code, _, err = cli(*args, "--adaptive-div", "2")
+    assert code != 0 and "--adaptive-div needs --adaptive-softmax" in err
+    assert "Traceback" not in err and not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
+def test_a_tail_without_units_is_a_one_line_error(cli, tmp_path, words):
+    args = ["train", "-d", "word", "-c", words, "--out", tmp_path / "r", "--max-steps", "1"]
+    args += ["--hidden-size", "16", "--adaptive-softmax", "20,100", "--adaptive-div", "8"]
+    code, _, err = cli(*args)
+    assert code != 0 and "last tail would have no units" in err
+    assert "Traceback" not in err and not (tmp_path / "r").exists()

@@ -90,13 +90,20 @@ def train(
     tie_weights: bool = typer.Option(
         None,
         "--tie-weights/--no-tie-weights",
-        help="Share input and output embeddings.",
+        help="Share input and output embeddings (with --adaptive-softmax: the head's "
+        "frequent tokens).",
         rich_help_panel=MODEL,
     ),
     adaptive_softmax: str = typer.Option(
         None,
         help="Adaptive softmax for a large vocabulary: frequency-rank cutoffs, e.g. 2000,10000 "
         "(the 2,000 most frequent tokens in the head, the rest in two cheaper clusters).",
+        rich_help_panel=MODEL,
+    ),
+    adaptive_div: float = typer.Option(
+        None,
+        help="How much narrower each adaptive-softmax tail is than the one before [4]; "
+        "2 gives rare tokens wider vectors at little cost.",
         rich_help_panel=MODEL,
     ),
     batch_size: int = typer.Option(None, help="Parallel streams [32].", rich_help_panel=TRAINING),
@@ -106,6 +113,16 @@ def train(
     lr: float = typer.Option(None, help="Peak learning rate [3e-3].", rich_help_panel=TRAINING),
     optimizer: str = typer.Option(
         None, help="adamw, rmsprop or sgd [adamw].", rich_help_panel=TRAINING
+    ),
+    clip: float = typer.Option(
+        None,
+        help="Largest gradient norm; larger gradients are scaled down [1.0].",
+        rich_help_panel=TRAINING,
+    ),
+    weight_decay: float = typer.Option(
+        None,
+        help="AdamW weight decay [0.01]; sgd and rmsprop use none.",
+        rich_help_panel=TRAINING,
     ),
     seed: int = typer.Option(None, help="Random seed [1337].", rich_help_panel=TRAINING),
     patience: int = typer.Option(
@@ -163,6 +180,8 @@ def train(
         "seq_len": seq_len,
         "lr": lr,
         "optimizer": optimizer,
+        "clip": clip,
+        "weight_decay": weight_decay,
         "seed": seed,
         "patience": patience,
         "max_time": max_time,
@@ -185,6 +204,12 @@ def train(
     sizes = {k: v for k, v in sizes.items() if v is not None}
     if adaptive_softmax is not None:
         sizes["adaptive_cutoffs"] = parse_cutoffs(adaptive_softmax)
+    if adaptive_div is not None:
+        if adaptive_softmax is None:
+            raise SeqgenError("--adaptive-div needs --adaptive-softmax")
+        if adaptive_div < 1:
+            raise SeqgenError(f"--adaptive-div {adaptive_div}: give a number >= 1")
+        sizes["adaptive_div"] = adaptive_div
 
     ckpt = None
     if resume is not None:
@@ -252,14 +277,16 @@ def train(
                 f"--adaptive-softmax {adaptive_softmax}: every cutoff must be below the "
                 f"vocabulary size ({vocab:,} token types)"
             )
-        if cutoffs and sizes.get("tie_weights"):
-            raise SeqgenError("--adaptive-softmax and --tie-weights cannot be combined")
         if vocab >= 20_000 and not cutoffs:
             info(
                 f"seqgen: tip: with {vocab:,} token types the output layer is most of each "
                 "step; --adaptive-softmax 2000,10000 makes it several times cheaper"
             )
         model_cfg = ModelConfig(vocab_size=vocab, **sizes)
+        try:
+            model_cfg.check()
+        except ValueError as e:
+            raise SeqgenError(str(e)) from None
     plugin = reg.domain_plugin.get(domain, "?")
     run_info = RunInfo(
         domain=domain,
