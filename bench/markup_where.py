@@ -63,30 +63,26 @@ def main() -> None:
     pieces = [markup_tok.to_text([i]) for i in markup_ids]
     if "".join(pieces) != kept or len(char_ids) != len(kept):
         raise SystemExit("the tokens do not spell the text one to one")
+    # Each character: inside a multi-character unit or not, the markup bits of a character read
+    # alone, and how far it follows the end of the last unit (the char model spent one step per
+    # character of that unit, the markup model one step in all).
     in_unit = np.zeros(len(kept), bool)
-    unit_bits = single_bits = 0.0
-    pos = 0
+    markup_char_bits = np.zeros(len(kept))
+    since = np.full(len(kept), 10**9)
+    unit_bits = 0.0
+    pos, last_end = 0, -(10**9)
     for piece, nll in zip(pieces, markup_nll, strict=True):
         if len(piece) > 1:
             in_unit[pos : pos + len(piece)] = True
             unit_bits += float(nll) / math.log(2)
+            last_end = pos + len(piece)
         else:
-            single_bits += float(nll) / math.log(2)
+            markup_char_bits[pos] = float(nll) / math.log(2)
+            since[pos] = pos - last_end + 1
         pos += len(piece)
     char_bits = char_nll / math.log(2)
     n_single = int((~in_unit).sum())
-    # Characters read one by one, by how far they follow the end of a unit: the char model has
-    # spent one step per character of the unit, the markup model one step in all.
-    since = np.full(len(kept), 10**9)
-    markup_char_bits = np.zeros(len(kept))
-    pos, last_end = 0, -(10**9)
-    for piece, nll in zip(pieces, markup_nll, strict=True):
-        if len(piece) > 1:
-            last_end = pos + len(piece)
-        else:
-            since[pos] = pos - last_end + 1
-            markup_char_bits[pos] = float(nll) / math.log(2)
-        pos += len(piece)
+    single_bits = float(markup_char_bits.sum())
     after = {}
     for name, lo, hi in (("1", 1, 1), ("2-4", 2, 4), ("5-16", 5, 16), ("17+", 17, 10**9)):
         m = ~in_unit & (since >= lo) & (since <= hi)

@@ -127,17 +127,8 @@ def test_cli_trains_generates_evaluates_and_resumes(cli, tmp_path, words, tie):
 )
 def test_bad_cutoffs_are_one_line_errors(cli, tmp_path, words, value, message):
     code, _, err = cli(
-        "train",
-        "-d",
-        "word",
-        "-c",
-        words,
-        "--out",
-        tmp_path / "r",
-        "--max-steps",
-        "1",
-        "--adaptive-softmax",
-        value,
+        "train", "-d", "word", "-c", words, "--out", tmp_path / "r", "--max-steps", "1",
+        "--adaptive-softmax", value,
     )
     assert code != 0 and message in err and "Traceback" not in err
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
