@@ -202,3 +202,63 @@ def test_budget_defaults_only_when_nothing_is_chosen():
     assert budget_defaults(3600, {}, {}) == {}
     assert budget_defaults(270, {"lr": 1e-3}, {}) == {}
     assert budget_defaults(270, {}, {"hidden_size": 64}) == {}
+
+
+def test_sparse_embedding_gradient_trains_like_the_dense_one():
+    """SGD's sparse embedding gradient, clipped with the rest, moves every weight as the dense
+    gradient does (repeated tokens in a batch included)."""
+    from seqgen.model import LSTMLanguageModel, ModelConfig
+    from seqgen.train import clip_gradients
+
+    cfg = ModelConfig(vocab_size=40, embedding_size=8, hidden_size=16, num_layers=2, dropout=0.0)
+    torch.manual_seed(0)
+    dense = LSTMLanguageModel(cfg)
+    sparse = LSTMLanguageModel(cfg)
+    sparse.load_state_dict(dense.state_dict())
+    sparse.embed.sparse = True
+    start = dense.embed.weight.detach().clone()
+    opts = [torch.optim.SGD(m.parameters(), lr=5.0) for m in (dense, sparse)]
+    for _ in range(5):
+        x = torch.randint(0, 10, (3, 12))  # few distinct tokens: rows repeat within a batch
+        y = torch.randint(0, 40, (3, 12))
+        norms = []
+        for model, opt in zip((dense, sparse), opts, strict=True):
+            opt.zero_grad(set_to_none=True)
+            model.loss(x, y)[0].backward()
+            norms.append(float(clip_gradients(model.parameters(), 0.05)))
+            opt.step()
+        assert sparse.embed.weight.grad.is_sparse
+        assert norms[0] == pytest.approx(norms[1], rel=1e-5)
+        assert norms[0] > 0.05  # so the clipping really scaled both
+    for name, tensor in dense.state_dict().items():
+        assert torch.allclose(tensor, sparse.state_dict()[name], atol=1e-5), name
+    moved = (sparse.embed.weight.detach() != start).any(1)
+    assert moved[:10].all() and not moved[10:].any()  # exactly the rows the batches used
+
+
+@pytest.mark.parametrize(
+    ("extra", "sparse"),
+    [
+        (("--optimizer", "sgd"), True),
+        (("--optimizer", "adamw"), False),
+        (("--optimizer", "sgd", "--tie-weights", "--hidden-size", "8"), False),
+    ],
+)
+def test_sgd_gets_a_sparse_embedding_gradient(cli, tmp_path, text, monkeypatch, extra, sparse):
+    from seqgen import train
+
+    seen = []
+    real = train.Trainer.train_step
+
+    def spy(self):
+        loss = real(self)
+        seen.append(self.model.embed.weight.grad.is_sparse)
+        return loss
+
+    monkeypatch.setattr(train.Trainer, "train_step", spy)
+    code, _, err = cli(
+        "train", "-d", "char", "-c", text, "--out", tmp_path / "r", "--max-steps", "3", *TINY,
+        *extra,
+    )  # fmt: skip
+    assert code == 0, err
+    assert seen == [sparse] * 3
