@@ -137,7 +137,7 @@ def clip_gradients(params, max_norm: float) -> torch.Tensor:
     for p in params:
         if p.grad.is_sparse:
             p.grad = p.grad.coalesce()  # repeated rows summed, so the norm is the true one
-            grads.append(p.grad._values())
+            grads.append(p.grad.values())  # a view: scaling it scales the gradient
         else:
             grads.append(p.grad)
     norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
