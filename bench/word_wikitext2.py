@@ -4,10 +4,10 @@ The reference is pytorch/examples word_language_model (2x200 LSTM, tied, dropout
 perplexity 226.7 after its first epoch, which takes 720 s on this CPU. The target here is
 valid perplexity <= 180 after 600 s of training::
 
-    python bench/word_wikitext2.py --seconds 600 --out runs/bench-wt2        # the benchmark
+    python bench/word_wikitext2.py --seconds 600 --threads 2 --batch-size 20 --lr 30 \
+        --dropout 0 --out runs/bench-wt2 -- --optimizer sgd --clip 0.25    # the benchmark
     python bench/word_wikitext2.py --seconds 90 --threads 1 --valid-tokens 5000 \
         --out /tmp/wt2                                                       # a smoke run
-    python bench/word_wikitext2.py --seconds 600 --lr 30 --dropout 0 -- --optimizer sgd --clip 0.25
     python bench/word_wikitext2.py --profile --threads 1                     # where time goes
 
 ``--profile`` times the parts of one training step (embedding, LSTM, softmax + loss, backward,
