@@ -1,5 +1,6 @@
-"""Sampling speed at batch 1: seqgen's sampler (torch.lstm_cell stepping) against calling
-nn.LSTM once per token with the same weights, interleaved in one process.
+"""Sampling speed at batch 1: seqgen's sampler (NumPy stepping) against calling nn.LSTM once
+per token with the same weights, and the sampler with the document cache mixed in, interleaved
+in one process.
 
     python bench/generate_speed.py [--hidden-size 512 --num-layers 2 --tokens 5000]
 """
@@ -13,6 +14,7 @@ import time
 
 import torch
 
+from seqgen.cache import BOUNDS, CacheWeights
 from seqgen.model import LSTMLanguageModel, ModelConfig
 from seqgen.sample import SampleConfig, generate
 from seqgen.tokenizer import Tokenizer
@@ -62,12 +64,17 @@ def main() -> None:
                                           args.num_layers, dropout=0.0)).eval()
     tok = Ids(args.vocab)
     cfg = SampleConfig(length=args.tokens, seed=0, stop_at_eod=False)
-    times = {"seqgen": [], "nn_lstm_per_step": []}
+    cached = SampleConfig(length=args.tokens, seed=0, stop_at_eod=False,
+                          cache=CacheWeights(weights=[0.5] * len(BOUNDS)))
+    times = {"seqgen": [], "nn_lstm_per_step": [], "seqgen_cache": []}
     for _ in range(args.rounds):
         t0 = time.perf_counter()
         out = generate(model, tok, cfg)
         times["seqgen"].append(time.perf_counter() - t0)
         assert len(out[0]) == args.tokens
+        t0 = time.perf_counter()
+        generate(model, tok, cached)
+        times["seqgen_cache"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         per_step_lstm(model, args.tokens)
         times["nn_lstm_per_step"].append(time.perf_counter() - t0)
@@ -78,6 +85,8 @@ def main() -> None:
         "seqgen_tokens_per_s": round(args.tokens / med["seqgen"]),
         "nn_lstm_per_step_tokens_per_s": round(args.tokens / med["nn_lstm_per_step"]),
         "speedup": round(med["nn_lstm_per_step"] / med["seqgen"], 2),
+        "seqgen_cache_tokens_per_s": round(args.tokens / med["seqgen_cache"]),
+        "cache_slowdown": round(med["seqgen_cache"] / med["seqgen"], 3),
     }))
 
 

@@ -68,10 +68,13 @@ def run_one(name: str, data: Path, runs: Path, max_time: float, threads: int, ex
         text=True,
     )
     report = json.loads(ev.stdout)
+    alone = report.get("without_cache", report)  # the LSTM's own figure, with --cache or not
     return {
         "dataset": name,
         "train_seconds": round(trained, 1),
         "test_nats_per_frame": report.get("nats_per_unit"),
+        "cache": report.get("cache", False),
+        "test_nats_per_frame_lstm_alone": alone.get("nats_per_unit"),
         "unit": report.get("unit"),
         "frames": report.get("units"),
         "published_rnn_nade": PUBLISHED[name],

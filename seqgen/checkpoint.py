@@ -99,3 +99,16 @@ def build(ckpt: dict[str, Any]):
         raise CheckpointError(f"{ckpt['path']}: weights do not match the config ({e})") from None
     model.eval()
     return model, tok
+
+
+def cache_of(ckpt: dict[str, Any]):
+    """The document cache fitted for a run trained with --cache (else None)."""
+    from seqgen.cache import CacheWeights
+
+    found = ckpt.get("cache")
+    if not found:
+        return None
+    try:
+        return CacheWeights.from_dict(found)
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{ckpt['path']}: the document cache's weights are corrupt") from None

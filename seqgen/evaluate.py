@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from seqgen.cache import CacheWeights, fit, mix_logprob, scan
 from seqgen.model import LSTMLanguageModel
 
 LN2 = math.log(2)
@@ -44,7 +45,6 @@ class Score:
         }
 
 
-@torch.inference_mode()
 def total_nll(
     model: LSTMLanguageModel,
     ids: np.ndarray,
@@ -53,54 +53,85 @@ def total_nll(
     chunk: int = 256,
     device: str | torch.device = "cpu",
 ) -> tuple[float, int]:
-    """Summed NLL (nats) of ids[1:] given what precedes each. With ``eod_id``, the state is
-    reset after each end-of-document token, so every document is scored on its own."""
+    """Summed NLL (nats) of the predicted tokens and how many there are (see target_logprobs)."""
+    logp = target_logprobs(model, ids, eod_id, streams, chunk, device)
+    return -float(logp.sum(dtype=np.float64)), len(logp)
+
+
+def with_start(ids: np.ndarray, eod_id: int | None) -> np.ndarray:
+    """The ids as scored: after an end-of-document token, as every document starts in training
+    and sampling (so the first document is read like the others, and its first token counts)."""
+    ids = np.asarray(ids)
+    if eod_id is not None and len(ids) and ids[0] != eod_id:
+        ids = np.concatenate([np.array([eod_id], dtype=ids.dtype), ids])
+    return ids
+
+
+@torch.inference_mode()
+def target_logprobs(
+    model: LSTMLanguageModel,
+    ids: np.ndarray,
+    eod_id: int | None = None,
+    streams: int = 16,
+    chunk: int = 256,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """log p of each token given what precedes it, in order (float32). With ``eod_id``, the
+    split is read as ``with_start`` gives it and the state is reset after each end-of-document
+    token, so every document is scored on its own; without it, ids[0] is context only."""
     was_training = model.training
     model.eval()
+    ids = with_start(ids, eod_id)
     n = len(ids) - 1
+    out = np.zeros(max(n, 0), np.float32)
     if n < 1:
-        return 0.0, 0
+        model.train(was_training)
+        return out
     if eod_id is not None:
-        starts = np.flatnonzero(np.asarray(ids[:-1]) == eod_id)
+        starts = np.flatnonzero(ids[:-1] == eod_id)
         if len(starts) >= 2 * streams:  # many documents: score each one on its own, batched
-            total = _documents_nll(model, np.asarray(ids), starts, device, chunk=chunk)
+            _documents_logprobs(model, ids, starts, device, out, chunk=chunk)
             model.train(was_training)
-            return total, n
+            return out
     streams = max(1, min(streams, n // max(chunk, 1)))
     m = n // streams
-    total = 0.0
 
-    def run(x: np.ndarray, y: np.ndarray, state):
-        nonlocal total
+    def run(x: np.ndarray, y: np.ndarray, state, at: np.ndarray):
         for t in range(0, x.shape[1], chunk):
             xb = torch.from_numpy(x[:, t : t + chunk].astype(np.int64)).to(device)
             yb = torch.from_numpy(y[:, t : t + chunk].astype(np.int64)).to(device)
             reset = (xb == eod_id) if eod_id is not None else None
-            nll, state = model.loss(xb, yb, state, reset, reduction="sum")
-            total += float(nll)
+            nll, state = model.loss(xb, yb, state, reset, reduction="none")
+            out[at[:, t : t + chunk]] = -nll.float().cpu().numpy()
         return state
 
-    main = np.asarray(ids[: streams * m + 1])
+    main = ids[: streams * m + 1]
     x = np.lib.stride_tricks.sliding_window_view(main[:-1], m)[::m][:streams]
     y = np.lib.stride_tricks.sliding_window_view(main[1:], m)[::m][:streams]
-    state = run(np.ascontiguousarray(x), np.ascontiguousarray(y), None)
-    rest = np.asarray(ids[streams * m :])
+    at = np.arange(streams * m).reshape(streams, m)  # where each target's log p goes
+    state = run(np.ascontiguousarray(x), np.ascontiguousarray(y), None, at)
+    rest = ids[streams * m :]
     if len(rest) > 1:
         last = (state[0][:, -1:].contiguous(), state[1][:, -1:].contiguous())
-        run(rest[None, :-1], rest[None, 1:], last)
+        run(rest[None, :-1], rest[None, 1:], last, np.arange(streams * m, n)[None])
     model.train(was_training)
-    return total, n
+    return out
 
 
-def _documents_nll(
-    model, ids: np.ndarray, starts: np.ndarray, device, batch: int = 64, chunk: int = 256
-) -> float:
+def _documents_logprobs(
+    model,
+    ids: np.ndarray,
+    starts: np.ndarray,
+    device,
+    out: np.ndarray,
+    batch: int = 64,
+    chunk: int = 256,
+) -> None:
     """Each document (from its end-of-document input to the next) starts from a zero state,
     exactly as with resets; documents of similar length are padded into one batch."""
     bounds = sorted({0, *starts.tolist(), len(ids) - 1})
     segs = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     segs.sort(key=lambda ab: ab[0] - ab[1])  # longest first
-    total = 0.0
     for i in range(0, len(segs), batch):
         group = segs[i : i + batch]
         lengths = np.array([b - a for a, b in group])
@@ -117,6 +148,25 @@ def _documents_nll(
                 state = (state[0][:, :live].contiguous(), state[1][:, :live].contiguous())
             xb = torch.from_numpy(x[:live, t : t + chunk]).to(device)
             yb = torch.from_numpy(y[:live, t : t + chunk]).to(device)
-            nll, state = model.loss(xb, yb, state, reduction="sum")
-            total += float(nll)
-    return total
+            nll, state = model.loss(xb, yb, state, reduction="none")
+            nll = nll.float().cpu().numpy()
+            for r, (a, b) in enumerate(group[:live]):
+                k = min(b - a - t, xb.shape[1])
+                out[a + t : a + t + k] = -nll[r, :k]
+
+
+def fit_cache(logp: np.ndarray, ids: np.ndarray, eod_id: int | None) -> CacheWeights:
+    """Fit the document cache's weights to the LSTM's log p of each token of ``ids`` (as
+    ``target_logprobs`` gives them)."""
+    ids = with_start(ids, eod_id)
+    cand, length = scan(ids, eod_id)
+    return fit(logp, cand == np.asarray(ids[1:]), length)
+
+
+def cached_logprobs(
+    logp: np.ndarray, ids: np.ndarray, eod_id: int | None, weights: CacheWeights
+) -> np.ndarray:
+    """log p of each token under the LSTM with the document cache mixed in."""
+    ids = with_start(ids, eod_id)
+    cand, length = scan(ids, eod_id, weights.min_match)
+    return mix_logprob(logp, cand, length, np.asarray(ids[1:]), weights)

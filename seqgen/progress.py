@@ -60,6 +60,8 @@ class TrainProgress:
                 f"step {row['step']}: val {row['val_nats_per_token']:.4f} nats/token, "
                 f"{row['val_bits_per_unit']:.4f} bits/{row['unit']}"
             )
+            if "val_cache_bits_per_unit" in row:
+                line += f" ({row['val_cache_bits_per_unit']:.4f} with the cache)"
         else:
             line = f"step {row['step']}: no validation split"
         self.console.print(line, highlight=False)

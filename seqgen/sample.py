@@ -1,5 +1,7 @@
 """Sampling: feed a prime, then draw one token at a time with the state carried (never re-run a
-window). Temperature, top-k, top-p (nucleus) or greedy; the domain's constraint masks logits."""
+window). The document cache (if the run has one) is mixed in first, so temperature 1 draws from
+exactly the distribution `seqgen eval` scores; then the domain's constraint masks, and
+temperature, top-k, top-p (nucleus) or greedy choose."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from seqgen.cache import CacheWeights, MatchCache, mix_probs
 from seqgen.errors import SeqgenError
 from seqgen.model import LSTMLanguageModel, Stepper
 from seqgen.tokenizer import Tokenizer
@@ -25,6 +28,7 @@ class SampleConfig:
     seed: int | None = None
     stop_at_eod: bool = True
     until: tuple[str, float] | None = None  # (measure, amount): stop when a sample spans it
+    cache: CacheWeights | None = None  # mix the document cache in (a run trained with --cache)
 
 
 def check_until(tok: Tokenizer, until: tuple[str, float] | None) -> None:
@@ -90,9 +94,15 @@ def generate(
     logits = logits[:, -1].float().cpu().numpy()
     state = (h.float().cpu().numpy(), c.float().cpu().numpy())
     stepper = Stepper(model)
+    caches = [MatchCache(cfg.cache.min_match) for _ in range(n)] if cfg.cache else []
+    for cache in caches:
+        for t in context:
+            cache.feed(int(t), tok.eod_id)
     out: list[list[int]] = [[] for _ in range(n)]
     done = [False] * n
     for step in range(cfg.length):
+        if caches:
+            logits = _with_cache(logits, caches, cfg.cache)
         if step == 0 and cfg.length > 1:
             logits[:, tok.eod_id] = -np.inf  # an empty sample is never what was asked for
         if constrained:
@@ -108,6 +118,8 @@ def generate(
             if done[i]:
                 continue
             out[i].append(t)
+            if caches:
+                caches[i].feed(t, tok.eod_id)
             if constrained:
                 constraints[i].advance(t)
             if on_token is not None:
@@ -129,3 +141,11 @@ def generate(
                     if on_token is not None:
                         on_token(i, t)
     return out
+
+
+def _with_cache(logits: np.ndarray, caches: list[MatchCache], w: CacheWeights) -> np.ndarray:
+    """(B, V) log-probabilities of the model with each sample's cache candidate mixed in."""
+    found = [c.candidate() for c in caches]
+    lams = w.of(np.array([length for _, length in found]))
+    with np.errstate(divide="ignore"):
+        return np.log(mix_probs(softmax(logits), [t for t, _ in found], lams.tolist()))

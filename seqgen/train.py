@@ -26,9 +26,10 @@ import numpy as np
 import torch
 
 from seqgen import checkpoint
+from seqgen.cache import CacheWeights
 from seqgen.data import Dataset
 from seqgen.errors import SeqgenError
-from seqgen.evaluate import LN2, total_nll
+from seqgen.evaluate import LN2, cached_logprobs, fit_cache, target_logprobs
 from seqgen.model import LSTMLanguageModel, ModelConfig
 
 
@@ -52,6 +53,7 @@ class TrainConfig:
     seed: int = 1337
     sample_length: int = 200  # tokens of the sample shown at each validation
     val_tokens: int | None = 500_000  # periodic validation reads at most this many (eval: all)
+    cache: bool = False  # fit the document cache (seqgen.cache) on validation at each one
     threads: int | None = None
 
 
@@ -181,12 +183,16 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = make_optimizer(cfg.optimizer, params, cfg.lr, cfg.weight_decay)
         self.train_ids = data.tokens("train")
-        if self.model.adaptive is not None and resume is None:
+        if resume is None:
             counts = np.bincount(self.train_ids, minlength=model_cfg.vocab_size)
-            self.model.set_frequency_order(counts)
+            if self.model.adaptive is not None:
+                self.model.set_frequency_order(counts)
+            else:
+                self.model.init_output_bias(counts)
         self._layout()
         self.step, self.train_time, self.best_val, self.evals_since_best = 0, 0.0, math.inf, 0
         self.state = None
+        self.cache: CacheWeights | None = None  # fitted at each validation with cfg.cache
         if resume is not None:
             self._restore(resume)
 
@@ -300,7 +306,8 @@ class Trainer:
                 ids = np.asarray(ids[: self.cfg.val_tokens])
                 units = tok.count_units(ids)
                 row["val_prefix_tokens"] = len(ids)
-            nll, n = total_nll(self.model, ids, tok.eod_id, device=self.device)
+            logp = target_logprobs(self.model, ids, tok.eod_id, device=self.device)
+            nll, n = -float(logp.sum(dtype=np.float64)), len(logp)
             units = max(1, units)
             row.update(
                 val_nats_per_token=nll / n,
@@ -309,6 +316,13 @@ class Trainer:
                 val_bits_per_unit=nll / units / LN2,
                 unit=self.data.tokenizer.unit,
             )
+            if self.cfg.cache:  # fitted on this split, so this figure is optimistic: eval's is not
+                self.cache = fit_cache(logp, ids, tok.eod_id)
+                mixed = -float(cached_logprobs(logp, ids, tok.eod_id, self.cache).sum())
+                row.update(
+                    val_cache_nats_per_unit=mixed / units,
+                    val_cache_bits_per_unit=mixed / units / LN2,
+                )
         return row
 
     def run(self) -> dict:
@@ -415,7 +429,9 @@ class Trainer:
             return ""  # the sampler steps on the CPU; a GPU run shows no sample
         from seqgen.sample import SampleConfig, generate
 
-        cfg = SampleConfig(length=self.cfg.sample_length, temperature=0.8, seed=self.step)
+        cfg = SampleConfig(
+            length=self.cfg.sample_length, temperature=0.8, seed=self.step, cache=self.cache
+        )
         was = self.model.training
         ids = generate(self.model, self.data.tokenizer, cfg)[0]
         self.model.train(was)
@@ -446,6 +462,7 @@ class Trainer:
                 "best_val": self.best_val,
                 "evals_since_best": self.evals_since_best,
                 "stream_state": state,
+                "cache": self.cache.to_dict() if self.cache is not None else None,
                 "rng": {
                     "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -468,6 +485,8 @@ class Trainer:
         self.train_time = float(ckpt["train_time"])
         self.best_val = float(ckpt["best_val"])
         self.evals_since_best = int(ckpt.get("evals_since_best", 0))
+        if ckpt.get("cache") is not None:
+            self.cache = CacheWeights.from_dict(ckpt["cache"])
         if ckpt.get("stream_state") is not None:
             h, c = ckpt["stream_state"]
             self.state = (h.to(self.device), c.to(self.device))

@@ -262,3 +262,30 @@ def test_sgd_gets_a_sparse_embedding_gradient(cli, tmp_path, text, monkeypatch, 
     )  # fmt: skip
     assert code == 0, err
     assert seen == [sparse] * 3
+
+
+def test_a_new_run_starts_the_head_at_unigram_frequencies(tmp_path):
+    """Tokens the training split never uses start far below the ones it uses, in their
+    add-one smoothed proportions; a resumed run keeps its trained bias."""
+    import numpy as np
+
+    from seqgen.corpus import resolve
+    from seqgen.data import prepare
+    from seqgen.model import ModelConfig
+    from seqgen.registry import load
+    from seqgen.train import RunInfo, TrainConfig, Trainer
+
+    path = tmp_path / "t.txt"
+    path.write_text("aab" * 300)
+    reg = load()
+    data = prepare(reg.domain("char"), resolve(str(path), registry=reg), settings={})
+    V = data.tokenizer.vocab_size
+    trainer = Trainer(tmp_path / "r", data, ModelConfig(V, 8, 16, 1, 0.0),
+                      TrainConfig(max_steps=1, sample_length=0), RunInfo("char", str(path), {},
+                      "char", "t"), quiet=True)  # fmt: skip
+    counts = np.bincount(data.tokens("train"), minlength=V) + 1.0
+    bias = trainer.model.head.bias.detach().numpy()
+    assert bias == pytest.approx(np.log(counts / counts.sum()), abs=1e-5)
+    a, b = data.tokenizer.encode("a")[0], data.tokenizer.encode("b")[0]
+    assert bias[a] - bias[b] == pytest.approx(np.log(2), abs=0.01)
+    assert bias.min() < bias[b] - 5  # unused ids (the eod token aside) start far down

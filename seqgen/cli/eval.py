@@ -19,15 +19,23 @@ def evaluate(
     ),
     split: str = typer.Option("valid", help="valid or test (for corpora that have splits)."),
     streams: int = typer.Option(16, help="Streams scored side by side (each keeps its state)."),
+    cache: bool = typer.Option(
+        True,
+        "--cache/--no-cache",
+        help="Mix in the run's document cache (runs trained with --cache); the LSTM's own "
+        "figures are reported beside it.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Evaluate a model. Example: seqgen eval runs/char --json"""
+
+    import numpy as np
 
     from seqgen import checkpoint, registry
     from seqgen.cli.common import emit_json
     from seqgen.corpus import resolve
     from seqgen.data import prepare
-    from seqgen.evaluate import Score, total_nll
+    from seqgen.evaluate import Score, cached_logprobs, target_logprobs
 
     ckpt = checkpoint.load(target)
     model, tok = checkpoint.build(ckpt)
@@ -46,17 +54,25 @@ def evaluate(
         split = "all"
     t0 = time.perf_counter()
     ids = data.tokens(split)
-    nll, n = total_nll(model, ids, tok.eod_id, streams=streams)
-    score = Score(nll, n, data.units(split), tok.unit)
+    logp = target_logprobs(model, ids, tok.eod_id, streams=streams)
+    lstm = Score(-float(logp.sum(dtype=np.float64)), len(logp), data.units(split), tok.unit)
+    weights = checkpoint.cache_of(ckpt) if cache else None
+    score = lstm
+    if weights is not None:
+        mixed = cached_logprobs(logp, ids, tok.eod_id, weights)
+        score = Score(-float(mixed.sum()), len(logp), data.units(split), tok.unit)
     extras = tok.eval_extras(ids)  # domain figures, e.g. the <unk> rate of the word domain
     report = {
         "checkpoint": ckpt["path"],
         "corpus": name,
         "split": split,
         **score.report(),
+        "cache": weights is not None,
         **extras,
         "seconds": round(time.perf_counter() - t0, 2),
     }
+    if weights is not None:
+        report["without_cache"] = {k: v for k, v in lstm.report().items() if "_per_" in k}
     if as_json:
         emit_json(report)
         return
@@ -67,5 +83,11 @@ def evaluate(
         f"{report['nats_per_unit']:.4f} nats/{tok.unit}, "
         f"{report['bits_per_unit']:.4f} bits/{tok.unit}"
     )
+    if weights is not None:
+        alone = report["without_cache"]
+        typer.echo(
+            f"with the document cache; the LSTM alone: {alone['nats_per_unit']:.4f} "
+            f"nats/{tok.unit}, {alone['bits_per_unit']:.4f} bits/{tok.unit}"
+        )
     for key, value in extras.items():
         typer.echo(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value:,}")

@@ -40,6 +40,11 @@ def generate(
     ),
     audio: Path = typer.Option(None, "--audio", help="Also render the sample as audio (.wav)."),
     plot: Path = typer.Option(None, "--plot", help="Also draw the sample as a picture (.png)."),
+    cache: bool = typer.Option(
+        True,
+        "--cache/--no-cache",
+        help="Mix in the run's document cache (runs trained with --cache): repeated phrases.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print samples to stdout."),
 ) -> None:
     """Generate from a trained model. Example: seqgen generate runs/char --prime "ROMEO:" """
@@ -76,6 +81,7 @@ def generate(
         num_samples=num_samples,
         seed=seed,
         until=goals[0] if goals else None,
+        cache=checkpoint.cache_of(ckpt) if cache else None,
     )
     stream = not quiet and num_samples == 1
     pending: list[int] = []

@@ -106,6 +106,14 @@ def train(
         "2 gives rare tokens wider vectors at little cost.",
         rich_help_panel=MODEL,
     ),
+    cache: bool = typer.Option(
+        None,
+        "--cache/--no-cache",
+        help="Fit a document cache on the validation split: it proposes what followed the "
+        "last time the recent tokens occurred in the document (repeated phrases, names); "
+        "`seqgen eval` and `generate` then mix it in.",
+        rich_help_panel=MODEL,
+    ),
     batch_size: int = typer.Option(None, help="Parallel streams [32].", rich_help_panel=TRAINING),
     seq_len: int = typer.Option(
         None, help="Backpropagation window in tokens [128].", rich_help_panel=TRAINING
@@ -189,6 +197,7 @@ def train(
         "epochs": epochs,
         "eval_every": eval_every,
         "val_tokens": val_tokens,
+        "cache": cache,
         "precision": precision,
         "device": device,
         "threads": threads,
