@@ -2,8 +2,10 @@
 
 Draws N samples of ``--bars`` bars from a run of the midi domain's ``frames`` encoding, writes
 the first as MIDI, WAV and a piano-roll PNG, and compares per-frame statistics (notes sounding
-per frame, pitch range, share of frames that repeat the previous one, frames per piece) with
-the run's validation split (never transposed)::
+per frame, pitch range, share of frames that repeat the previous one, share of frames inside
+a passage of 8 or more frames that already occurred in the piece, frames per piece) with the
+run's validation split (never transposed). A run trained with ``--cache`` samples with its
+document cache unless ``--no-cache`` is given::
 
     python bench/chorale_check.py RUN --bars 16 -N 20 --out bench-out/chorale
 """
@@ -35,6 +37,21 @@ def frames_of(ids, on: int, frame: int, eod: int) -> list[list[tuple]]:
     return pieces
 
 
+def passage_share(pieces: list[list[tuple]], k: int = 8) -> float:
+    """Share of frames inside a run of ``k`` frames that occurred earlier in the same piece."""
+    covered = total = 0
+    for p in pieces:
+        inside = np.zeros(len(p), bool)
+        first: dict[tuple, int] = {}
+        for i in range(len(p) - k + 1):
+            key = tuple(p[i : i + k])
+            if key in first and first[key] + k <= i:
+                inside[i : i + k] = True
+            first.setdefault(key, i)
+        covered, total = covered + int(inside.sum()), total + len(p)
+    return round(covered / max(total, 1), 3)
+
+
 def stats(pieces: list[list[tuple]]) -> dict:
     frames = [f for p in pieces for f in p]
     pitches = [x for f in frames for x in f]
@@ -45,6 +62,7 @@ def stats(pieces: list[list[tuple]]) -> dict:
         "notes_per_frame": round(len(pitches) / max(len(frames), 1), 3),
         "silent_frame_share": round(sum(not f for f in frames) / max(len(frames), 1), 3),
         "repeated_frame_share": round(repeats / max(len(frames) - len(pieces), 1), 3),
+        "repeated_passage_share": passage_share(pieces),
         "pitch_min": int(min(pitches)),
         "pitch_max": int(max(pitches)),
         "pitch_mean": round(float(np.mean(pitches)), 1),
@@ -59,6 +77,7 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path("bench-out/chorale"))
+    ap.add_argument("--no-cache", action="store_true", help="leave the run's cache out")
     a = ap.parse_args()
     import torch
     from seqgen_plugins.midi import FRAME, ON
@@ -77,6 +96,7 @@ def main() -> None:
         seed=a.seed,
         temperature=a.temperature,
         until=("bars", a.bars),
+        cache=None if a.no_cache else checkpoint.cache_of(ckpt),
     )
     samples = generate(model, tok, cfg)
     a.out.mkdir(parents=True, exist_ok=True)
@@ -92,6 +112,7 @@ def main() -> None:
         "run": str(a.run),
         "bars": a.bars,
         "temperature": a.temperature,
+        "cache": cfg.cache is not None,
         "generated": stats(generated),
         f"{split}_split": stats(reference),
         "files": [str(a.out / f"chorale{s}") for s in (".mid", ".wav", ".png")],

@@ -45,19 +45,6 @@ class Score:
         }
 
 
-def total_nll(
-    model: LSTMLanguageModel,
-    ids: np.ndarray,
-    eod_id: int | None = None,
-    streams: int = 16,
-    chunk: int = 256,
-    device: str | torch.device = "cpu",
-) -> tuple[float, int]:
-    """Summed NLL (nats) of the predicted tokens and how many there are (see target_logprobs)."""
-    logp = target_logprobs(model, ids, eod_id, streams, chunk, device)
-    return -float(logp.sum(dtype=np.float64)), len(logp)
-
-
 def with_start(ids: np.ndarray, eod_id: int | None) -> np.ndarray:
     """The ids as scored: after an end-of-document token, as every document starts in training
     and sampling (so the first document is read like the others, and its first token counts)."""
