@@ -65,7 +65,7 @@ def main() -> None:
     tok = Ids(args.vocab)
     cfg = SampleConfig(length=args.tokens, seed=0, stop_at_eod=False)
     cached = SampleConfig(length=args.tokens, seed=0, stop_at_eod=False,
-                          cache=CacheWeights(weights=[0.5] * len(BOUNDS)))
+                          cache=CacheWeights(weights=[0.5] * len(BOUNDS), near=[0.5] * len(BOUNDS)))
     times = {"seqgen": [], "nn_lstm_per_step": [], "seqgen_cache": []}
     for _ in range(args.rounds):
         t0 = time.perf_counter()

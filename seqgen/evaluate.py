@@ -146,8 +146,8 @@ def fit_cache(logp: np.ndarray, ids: np.ndarray, eod_id: int | None) -> CacheWei
     """Fit the document cache's weights to the LSTM's log p of each token of ``ids`` (as
     ``target_logprobs`` gives them)."""
     ids = with_start(ids, eod_id)
-    cand, length = scan(ids, eod_id)
-    return fit(logp, cand == np.asarray(ids[1:]), length)
+    cand, length, gap = scan(ids, eod_id)
+    return fit(logp, cand == np.asarray(ids[1:]), length, gap)
 
 
 def cached_logprobs(
@@ -155,5 +155,5 @@ def cached_logprobs(
 ) -> np.ndarray:
     """log p of each token under the LSTM with the document cache mixed in."""
     ids = with_start(ids, eod_id)
-    cand, length = scan(ids, eod_id, weights.min_match)
-    return mix_logprob(logp, cand, length, np.asarray(ids[1:]), weights)
+    found = scan(ids, eod_id, weights.min_match)
+    return mix_logprob(logp, found, np.asarray(ids[1:]), weights)

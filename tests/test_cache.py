@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqgen import checkpoint
-from seqgen.cache import BOUNDS, MIN_BUCKET, CacheWeights, MatchCache, fit, scan
+from seqgen.cache import BOUNDS, MIN_BUCKET, NEAR, CacheWeights, MatchCache, fit, scan
 from seqgen.evaluate import cached_logprobs, fit_cache, target_logprobs, with_start
 from seqgen.model import LSTMLanguageModel, ModelConfig, Stepper
 from seqgen.sample import _with_cache
@@ -24,17 +24,25 @@ def fed(tokens):
 
 def test_proposes_what_followed_the_last_match():
     cache = fed([EOD, 1, 2, 3, 4, 5, 9, 1, 2, 3])
-    assert cache.candidate() == (4, 3)
+    assert cache.candidate() == (4, 3, 6)  # (token, length, distance back)
     cache.feed(4, EOD)
-    assert cache.candidate() == (5, 4)  # the match goes on
+    assert cache.candidate() == (5, 4, 6)  # the match goes on
     cache.feed(7, EOD)
-    assert cache.candidate() == (-1, 0)  # it broke, and (3, 4, 7) never occurred
+    assert cache.candidate() == (-1, 0, 0)  # it broke, and (3, 4, 7) never occurred
 
 
 def test_match_length_counts_back_past_the_hash():
-    assert fed([EOD, 8, 1, 2, 3, 4, 6, 8, 1, 2, 3]).candidate() == (4, 4)
-    assert fed([EOD, 1, 2, 3]).candidate() == (-1, 0)  # nothing earlier to match
-    assert fed([EOD, 5, 5, 5, 5]).candidate() == (5, 3)  # the run matches itself, shifted
+    assert fed([EOD, 8, 1, 2, 3, 4, 6, 8, 1, 2, 3]).candidate()[:2] == (4, 4)
+    assert fed([EOD, 1, 2, 3]).candidate() == (-1, 0, 0)  # nothing earlier to match
+    assert fed([EOD, 5, 5, 5, 5]).candidate() == (5, 1, 1)  # a run matches itself, one back
+
+
+def test_a_loop_does_not_lengthen_its_own_match():
+    """Round and round a 4-token loop the match spans at most one turn, so its weight stays
+    that of a 4-token match and a sampler is not pulled ever deeper into the loop."""
+    cache = fed([EOD, *[1, 2, 3, 4] * 6])
+    assert cache.candidate() == (1, 4, 4)
+    assert fed([EOD, 1, 2, 3, 4, 7, 7, 1, 2, 3]).candidate() == (4, 3, 6)  # apart: as found
 
 
 def test_the_latest_occurrence_wins():
@@ -43,10 +51,10 @@ def test_the_latest_occurrence_wins():
 
 def test_a_new_document_forgets_the_last():
     ids = np.array([EOD, 1, 2, 3, 4, EOD, 1, 2, 3, 4])
-    cand, length = scan(ids, EOD)
+    cand, length, _ = scan(ids, EOD)
     assert len(cand) == len(ids) - 1
     assert cand[-1] == -1 and length[-1] == 0  # "1 2 3" was in the other document
-    cand, _ = scan(np.array([EOD, 1, 2, 3, 4, 1, 2, 3, 4]), EOD)
+    cand, _, _ = scan(np.array([EOD, 1, 2, 3, 4, 1, 2, 3, 4]), EOD)
     assert cand[-1] == 4  # in one document it is found
 
 
@@ -62,15 +70,31 @@ def test_fit_finds_the_likeliest_weight_per_bucket():
     p = np.concatenate([rng.uniform(0.05, 0.5, n), rng.uniform(0.05, 0.5, n),
                         np.full(5, 0.3), rng.uniform(0.05, 0.5, n)])
     hit = np.concatenate([np.zeros(n), rng.random(n) < 0.9, np.ones(5), np.ones(n)])
-    w = fit(np.log(p), hit, lengths)
-    assert w.of(3) == 0  # the cache never hit at length 3: no weight
+    far = np.full(len(p), 1000)
+    w = fit(np.log(p), hit, lengths, far)
+    assert w.of(3, 1000) == 0  # the cache never hit at length 3: no weight
     short = slice(n, 2 * n)
-    assert w.of(40) == pytest.approx(best_weight(p[short], hit[short]), abs=2e-3)
-    assert 0.5 < w.of(40) < 0.999
-    assert 5 < MIN_BUCKET and w.of(200) == w.of(100) == w.of(40)  # too rare: the bucket below
-    assert w.of(0) == 0  # no candidate, nothing mixed in (though every such target "hit")
-    assert len(w.weights) == len(BOUNDS)
+    assert w.of(40, 1000) == pytest.approx(best_weight(p[short], hit[short]), abs=2e-3)
+    assert 0.5 < w.of(40, 1000) < 0.999
+    assert 5 < MIN_BUCKET and w.of(200, 1000) == w.of(100, 1000) == w.of(40, 1000)  # too rare
+    assert w.of(0, 0) == 0  # no candidate, nothing mixed in (though every such target "hit")
+    assert w.of(40, 10) == 0  # no near match was seen: the near table is empty
+    assert len(w.weights) == len(w.near) == len(BOUNDS)
     assert CacheWeights.from_dict(json.loads(json.dumps(w.to_dict()))) == w
+
+
+def test_near_and_far_matches_are_weighted_apart():
+    """A long match close behind (a sampler repeating its last bar) gets the weight that such
+    matches earned on validation, not the far repeats' weight."""
+    rng = np.random.default_rng(1)
+    n = 400
+    p = rng.uniform(0.05, 0.5, 2 * n)
+    hit = np.concatenate([rng.random(n) < 0.95, rng.random(n) < 0.1])
+    lengths = np.full(2 * n, 40)
+    gaps = np.concatenate([np.full(n, 500), np.full(n, 40)])
+    w = fit(np.log(p), hit, lengths, gaps)
+    assert w.of(40, 500) > 0.8 and w.of(40, 40) < 0.1
+    assert NEAR > 40 and w.of(40, NEAR) == w.of(40, 500)
 
 
 def repeating_ids(rng, docs=30, size=12, vocab=9):
@@ -97,8 +121,8 @@ def test_eval_mixture_is_the_sum_of_per_token_mixtures():
     cache, want = MatchCache(), []
     for t in range(len(ids) - 1):
         cache.feed(int(ids[t]), EOD)
-        c, m = cache.candidate()
-        lam = float(w.of(m))
+        c, m, gap = cache.candidate()
+        lam = float(w.of(m, gap))
         want.append(np.log((1 - lam) * np.exp(logp[t]) + lam * (c == ids[t + 1])))
     assert mixed == pytest.approx(np.array(want), abs=1e-6)
 
@@ -120,8 +144,8 @@ def test_sampler_draws_from_the_distribution_eval_scores():
         row = _with_cache(logits, [cache], w)[0]  # logits: the sampler normalises them
         got.append(row[doc[t + 1]] - np.log(np.exp(row - row.max()).sum()) - row.max())
     assert np.array(got) == pytest.approx(want, abs=1e-4)
-    _, length = scan(doc, EOD)
-    assert np.count_nonzero(w.of(length)) >= 5  # the comparison covered mixed-in tokens too
+    _, length, gap = scan(doc, EOD)
+    assert np.count_nonzero(w.of(length, gap)) >= 5  # the comparison covered mixed-in tokens too
 
 
 def test_every_document_is_scored_from_its_start():
