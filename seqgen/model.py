@@ -120,7 +120,8 @@ class LSTMLanguageModel(nn.Module):
         out, state = self.hidden(x, state, reset)
         if self.adaptive is None:
             return self.head(out), state
-        logp = self.adaptive.log_prob(out.flatten(0, 1).float())[:, self.rank]
+        with fp32(out):
+            logp = self.adaptive.log_prob(out.flatten(0, 1).float())[:, self.rank]
         return logp.view(*out.shape[:2], -1), state
 
     def hidden(
@@ -167,13 +168,21 @@ class LSTMLanguageModel(nn.Module):
         if reduction == "none":
             each = torch.zeros(flat.shape, dtype=torch.float32, device=flat.device)
             if bool(keep.any()):
-                each[keep] = -self.adaptive(out[keep].float(), self.rank[flat[keep]]).output
+                with fp32(out):
+                    each[keep] = -self.adaptive(out[keep].float(), self.rank[flat[keep]]).output
             return each.view(y.shape), state
         if not bool(keep.all()):
             out, flat = out[keep], flat[keep]
         # The adaptive softmax computes only the head and the clusters its targets need.
-        nll = -self.adaptive(out.float(), self.rank[flat]).output
+        with fp32(out):
+            nll = -self.adaptive(out.float(), self.rank[flat]).output
         return (nll.sum() if reduction == "sum" else nll.mean()), state
+
+
+def fp32(x: torch.Tensor) -> torch.autocast:
+    """Autocast off: torch's adaptive softmax fails under bf16 autocast (it copies bf16 cluster
+    outputs into an fp32 result), so it runs in fp32 on features cast up."""
+    return torch.autocast(x.device.type, enabled=False)
 
 
 class TiedHead(nn.Module):

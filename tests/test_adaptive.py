@@ -56,6 +56,31 @@ def test_log_probs_normalise_and_loss_agrees(tie):
 
 
 @pytest.mark.parametrize("tie", [False, True])
+def test_every_adaptive_path_runs_under_bf16_autocast(tie):
+    """Training under --precision bf16 (auto on CPUs with AVX512-BF16 or AMX): the head runs in
+    fp32, so the log-probabilities still normalise and the losses agree with them."""
+    from seqgen.train import bf16_supported
+
+    if not bf16_supported(torch.device("cpu")):
+        pytest.skip("this CPU has no bf16 LSTM kernels")
+    model = adaptive_model(tie=tie).train()
+    x = torch.randint(0, V, (3, 7))
+    y = torch.randint(0, V, (3, 7))
+    y[0, :2] = -100
+    with torch.autocast("cpu", torch.bfloat16):
+        logp, _ = model(x)
+        mean, _ = model.loss(x, y)
+        each, _ = model.loss(x, y, reduction="none")
+    assert logp.dtype == each.dtype == torch.float32
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(3, 7), atol=1e-5)
+    want = -logp.gather(-1, y.clamp(min=0)[..., None]).squeeze(-1)[y != -100]
+    assert torch.allclose(each[y != -100], want, atol=1e-4)
+    assert torch.allclose(mean, want.mean(), atol=1e-4)
+    mean.backward()
+    assert all(p.grad is not None for p in model.adaptive.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("tie", [False, True])
 def test_stepper_matches_fused_adaptive_model(tie):
     model = adaptive_model(1, tie)
     x = torch.randint(0, V, (2, 9))
