@@ -4,8 +4,9 @@ Draws N samples of ``--bars`` bars from a run of the midi domain's ``frames`` en
 the first as MIDI, WAV and a piano-roll PNG, and compares per-frame statistics (notes sounding
 per frame, pitch range, share of frames that repeat the previous one, share of frames inside
 a passage of 8 or more frames that already occurred in the piece, frames per piece) with the
-run's validation split (never transposed). A run trained with ``--cache`` samples with its
-document cache unless ``--no-cache`` is given::
+run's validation split (never transposed). Samples the model did not end itself stop at
+``--bars``, so frames per piece compares fairly only when ``ended_by_eod`` is near 1. A run
+trained with ``--cache`` samples with its document cache unless ``--no-cache`` is given::
 
     python bench/chorale_check.py RUN --bars 16 -N 20 --out bench-out/chorale
 """
@@ -59,6 +60,7 @@ def stats(pieces: list[list[tuple]]) -> dict:
     return {
         "pieces": len(pieces),
         "frames_per_piece": round(float(np.mean([len(p) for p in pieces])), 1),
+        "frames_per_piece_median": float(np.median([len(p) for p in pieces])),
         "notes_per_frame": round(len(pitches) / max(len(frames), 1), 3),
         "silent_frame_share": round(sum(not f for f in frames) / max(len(frames), 1), 3),
         "repeated_frame_share": round(repeats / max(len(frames) - len(pieces), 1), 3),
@@ -114,6 +116,8 @@ def main() -> None:
         "temperature": a.temperature,
         "cache": cfg.cache is not None,
         "generated": stats(generated),
+        # the rest stopped at --bars: their lengths are cut, not chosen by the model
+        "ended_by_eod": round(sum(tok.eod_id in s for s in samples) / max(len(samples), 1), 3),
         f"{split}_split": stats(reference),
         "files": [str(a.out / f"chorale{s}") for s in (".mid", ".wav", ".png")],
     }
