@@ -94,12 +94,12 @@ def scan(ids: np.ndarray, eod_id: int | None, min_match: int = MIN_MATCH):
     ids[:t+1]; the cache restarts at each end-of-document token, which begins the next
     document."""
     n = max(len(ids) - 1, 0)
-    found = np.zeros((3, n), np.int64)
     cache = MatchCache(min_match)
-    for t, token in enumerate(np.asarray(ids[:n]).tolist()):
+    found = []
+    for token in np.asarray(ids[:n]).tolist():
         cache.feed(token, eod_id)
-        found[:, t] = cache.candidate()
-    cand, length, gap = found
+        found.append(cache.candidate())
+    cand, length, gap = np.array(found, np.int64).reshape(n, 3).T
     return cand, length, gap
 
 

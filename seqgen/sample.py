@@ -146,9 +146,9 @@ def generate(
 def _with_cache(logits: np.ndarray, caches: list[MatchCache], w: CacheWeights) -> np.ndarray:
     """(B, V) logits of the model with each sample's cache candidate mixed in (as
     log-probabilities; unchanged when no sample has a weighted match)."""
-    found = [c.candidate() for c in caches]
-    lams = w.of(np.array([f[1] for f in found]), np.array([f[2] for f in found]))
+    cands, lengths, gaps = np.array([c.candidate() for c in caches]).T
+    lams = w.of(lengths, gaps)
     if not lams.any():  # no sample has a match worth mixing in: the model's logits as they are
         return logits
     with np.errstate(divide="ignore"):
-        return np.log(mix_probs(softmax(logits), [f[0] for f in found], lams.tolist()))
+        return np.log(mix_probs(softmax(logits), cands.tolist(), lams.tolist()))

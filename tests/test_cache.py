@@ -141,8 +141,8 @@ def test_sampler_draws_from_the_distribution_eval_scores():
     for t in range(len(doc) - 1):
         logits, state = stepper.step(np.array([doc[t]]), state)
         cache.feed(int(doc[t]), EOD)
-        row = _with_cache(logits, [cache], w)[0]  # logits: the sampler normalises them
-        got.append(row[doc[t + 1]] - np.log(np.exp(row - row.max()).sum()) - row.max())
+        row = torch.from_numpy(_with_cache(logits, [cache], w)[0])  # the sampler normalises
+        got.append(float(torch.log_softmax(row, -1)[doc[t + 1]]))
     assert np.array(got) == pytest.approx(want, abs=1e-4)
     _, length, gap = scan(doc, EOD)
     assert np.count_nonzero(w.of(length, gap)) >= 5  # the comparison covered mixed-in tokens too
