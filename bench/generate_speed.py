@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from seqgen.cache import BOUNDS, CacheWeights
+from seqgen.doccache import BOUNDS, CacheWeights
 from seqgen.model import LSTMLanguageModel, ModelConfig
 from seqgen.sample import SampleConfig, generate
 from seqgen.tokenizer import Tokenizer

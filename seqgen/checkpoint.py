@@ -103,7 +103,7 @@ def build(ckpt: dict[str, Any]):
 
 def cache_of(ckpt: dict[str, Any]):
     """The document cache fitted for a run trained with --cache (else None)."""
-    from seqgen.cache import CacheWeights
+    from seqgen.doccache import CacheWeights
 
     found = ckpt.get("cache")
     if not found:

@@ -1,6 +1,7 @@
-"""Tokenize a corpus once into memory-mapped token files, cached by content and tokenizer.
+"""Tokenize a corpus once into memory-mapped token files, kept in the token store by content and
+tokenizer (not to be confused with the document cache of ``seqgen.doccache``).
 
-Layout of one cache entry (``$SEQGEN_CACHE`` or ``~/.cache/seqgen``, then ``tokens/<key>/``)::
+Layout of one store entry (``$SEQGEN_CACHE`` or ``~/.cache/seqgen``, then ``tokens/<key>/``)::
 
     train.bin valid.bin [test.bin]   raw uint16/uint32 ids, documents joined by end-of-document
     meta.json                        tokenizer state, dtype, per-split tokens/units/documents
@@ -31,7 +32,8 @@ FORMAT = 1
 VALID_FRACTION = 0.1
 
 
-def cache_root() -> Path:
+def store_root() -> Path:
+    """Where prepared token files are kept (``$SEQGEN_CACHE``, default ``~/.cache/seqgen``)."""
     root = os.environ.get("SEQGEN_CACHE")
     return Path(root) if root else Path.home() / ".cache" / "seqgen"
 
@@ -174,7 +176,7 @@ def prepare(
     identity = tokenizer.get_state() if tokenizer is not None else {"settings": settings or {}}
     identity = {**identity, "split": split}
     key = _key(tok_cls.name, identity, spec)
-    final = cache_root() / "tokens" / key
+    final = store_root() / "tokens" / key
     if (final / "meta.json").is_file():
         meta = json.loads((final / "meta.json").read_text())
         tok = tokenizer or tok_cls.from_state(meta["tokenizer"])
@@ -189,7 +191,7 @@ def prepare(
         )
     dtype = np.dtype(np.uint16 if tok.vocab_size <= 65536 else np.uint32)
 
-    root = cache_root() / "tokens"
+    root = store_root() / "tokens"
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
     try:

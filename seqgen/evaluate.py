@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from seqgen.cache import CacheWeights, fit, mix_logprob, scan
+from seqgen.doccache import CacheWeights, fit, mix_logprob, scan
 from seqgen.model import LSTMLanguageModel
 
 LN2 = math.log(2)

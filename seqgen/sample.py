@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from seqgen.cache import CacheWeights, MatchCache, mix_probs
+from seqgen.doccache import CacheWeights, MatchCache, mix_probs
 from seqgen.errors import SeqgenError
 from seqgen.model import LSTMLanguageModel, Stepper
 from seqgen.tokenizer import Tokenizer

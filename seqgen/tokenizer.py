@@ -7,6 +7,7 @@ ids, count the units they stand for, write native output, and (optionally) const
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,8 @@ class Document:
 class Constraint:
     """Per-sample state machine that keeps generated streams valid (well-formed markup,
     closed notes). The sampler calls ``advance`` with every token (prime tokens too), asks
-    ``mask`` before each draw, and appends ``finish`` when the length runs out."""
+    ``mask`` before each draw, and appends ``finish`` when the length runs out. Beam search
+    ``copy``-es it when a hypothesis forks: the copy must advance independently."""
 
     def mask(self) -> np.ndarray | None:
         """Boolean array over the vocabulary: True where a token is allowed next. None: all."""
@@ -74,6 +76,11 @@ class Constraint:
     def finish(self) -> list[int]:
         """Tokens that close whatever is still open, so a cut sample is still valid."""
         return []
+
+    def copy(self) -> Constraint:
+        """An independent copy in the same state (a forked hypothesis). The default deep-copies;
+        override it where a shallower copy is enough and faster."""
+        return copy.deepcopy(self)
 
 
 class Clock:
@@ -88,6 +95,10 @@ class Clock:
         """How much of ``measure`` (one of the tokenizer's ``measures``) the stream spans."""
         raise NotImplementedError
 
+    def copy(self) -> Clock:
+        """An independent copy in the same state (a forked hypothesis); deep by default."""
+        return copy.deepcopy(self)
+
 
 class Tokenizer:
     """Base class of every domain. Subclasses set the class attributes and implement the
@@ -99,6 +110,14 @@ class Tokenizer:
     options: ClassVar[tuple[Option, ...]] = ()
     output_suffix: ClassVar[str] = ".txt"  # native format written by `write`
     file_patterns: ClassVar[tuple[str, ...]] = ("*",)  # files a directory corpus is made of
+    # Corpus used when `seqgen train` gets no --corpus (a registered name or a path); None: none.
+    default_corpus: ClassVar[str | None] = None
+    # What `write` can produce beyond the native format, by `seqgen generate` option:
+    # {"audio": (".wav",), "plot": (".png",)}. `seqgen generate --audio/--plot` refuses a
+    # domain that does not declare it, and a suffix it does not list.
+    renders: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # What clock() can measure, e.g. ("seconds", "bars"): `seqgen generate --seconds/--bars`.
+    measures: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: dict[str, Any] | None = None):
         self.settings: dict[str, Any] = dict(settings or {})
@@ -215,8 +234,6 @@ class Tokenizer:
         excluded), e.g. the piece transposed. Only the train split is augmented, after the
         split is made, so validation and test never see a variant. Default: none."""
         return []
-
-    measures: tuple[str, ...] = ()  # what clock() can measure, e.g. ("seconds", "bars")
 
     def clock(self) -> Clock | None:
         """A fresh Clock for one sample, or None when the domain has no measure of length

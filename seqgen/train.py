@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from seqgen import checkpoint
-from seqgen.cache import CacheWeights
+from seqgen.doccache import CacheWeights
 from seqgen.data import Dataset
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import LN2, cached_logprobs, fit_cache, target_logprobs
@@ -53,7 +53,7 @@ class TrainConfig:
     seed: int = 1337
     sample_length: int = 200  # tokens of the sample shown at each validation
     val_tokens: int | None = 500_000  # periodic validation reads at most this many (eval: all)
-    cache: bool = False  # fit the document cache (seqgen.cache) on validation at each one
+    cache: bool = False  # fit the document cache (seqgen.doccache) on validation at each one
     threads: int | None = None
 
 

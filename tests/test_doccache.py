@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqgen import checkpoint
-from seqgen.cache import BOUNDS, MIN_BUCKET, NEAR, CacheWeights, MatchCache, fit, scan
+from seqgen.doccache import BOUNDS, MIN_BUCKET, NEAR, CacheWeights, MatchCache, fit, scan
 from seqgen.evaluate import cached_logprobs, fit_cache, target_logprobs, with_start
 from seqgen.model import LSTMLanguageModel, ModelConfig, Stepper
 from seqgen.sample import _with_cache
