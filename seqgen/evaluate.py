@@ -1,4 +1,4 @@
-"""Held-out negative log-likelihood over a whole token array, with the LSTM state carried.
+"""Held-out negative log-likelihood over a whole token array, with the model state carried.
 
 The array is cut into S contiguous streams that run side by side; each stream keeps its state
 from start to end (unlimited context), so only S-1 places lose their history::
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from seqgen.doccache import CacheWeights, fit, mix_logprob, scan
-from seqgen.model import LSTMLanguageModel
+from seqgen.models import LanguageModel
 
 LN2 = math.log(2)
 
@@ -56,7 +56,7 @@ def with_start(ids: np.ndarray, eod_id: int | None) -> np.ndarray:
 
 @torch.inference_mode()
 def target_logprobs(
-    model: LSTMLanguageModel,
+    model: LanguageModel,
     ids: np.ndarray,
     eod_id: int | None = None,
     streams: int = 16,
@@ -99,7 +99,7 @@ def target_logprobs(
     state = run(np.ascontiguousarray(x), np.ascontiguousarray(y), None, at)
     rest = ids[streams * m :]
     if len(rest) > 1:
-        last = (state[0][:, -1:].contiguous(), state[1][:, -1:].contiguous())
+        last = model.select_state(state, torch.tensor([streams - 1]))
         run(rest[None, :-1], rest[None, 1:], last, np.arange(streams * m, n)[None])
     model.train(was_training)
     return out
@@ -132,7 +132,7 @@ def _documents_logprobs(
         for t in range(0, width, chunk):  # in time chunks: (B, T, V) logits stay small
             live = int(np.count_nonzero(lengths > t))  # rows still running: a prefix
             if state is not None:
-                state = (state[0][:, :live].contiguous(), state[1][:, :live].contiguous())
+                state = model.select_state(state, torch.arange(live))
             xb = torch.from_numpy(x[:live, t : t + chunk]).to(device)
             yb = torch.from_numpy(y[:live, t : t + chunk]).to(device)
             nll, state = model.loss(xb, yb, state, reduction="none")

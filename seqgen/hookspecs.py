@@ -23,5 +23,11 @@ def register_corpora(register):
 
 
 @hookspec
+def register_architectures(register):
+    """Register model architectures: ``register(MyModel)``, a
+    :class:`seqgen.models.LanguageModel` subclass; its ``arch`` is the name ``--arch`` takes."""
+
+
+@hookspec
 def register_commands(cli):
     """Add commands to the ``seqgen`` typer app: ``@cli.command() def hello(): ...``."""

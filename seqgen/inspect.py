@@ -1,14 +1,8 @@
 """Look inside the LSTM: run a model over token ids one step at a time and keep, for every layer,
 the cell state ``c``, the hidden output ``h`` and the four gates.
 
-The gates are recomputed from the ``nn.LSTM`` weights with the same arithmetic as
-``torch.lstm_cell`` (PyTorch's gate order is input, forget, cell candidate, output)::
-
-    i, f, g, o = split(W_ih x + b_ih + W_hh h + b_hh)       # four chunks of H
-    c' = sigmoid(f) * c + sigmoid(i) * tanh(g)
-    h' = sigmoid(o) * tanh(c')
-
-so the traced ``c`` and ``h`` are the very states the sampler carries. :func:`correlate` ranks
+The model traces itself (``LSTMLanguageModel.trace``) with the very cell the sampler steps, so
+the traced ``c`` and ``h`` are the states the sampler carries. :func:`correlate` ranks
 units by how well they follow a 0/1 indicator built from a regular expression over the text
 (inside quotes, line ends, ...), after Karpathy's "The Unreasonable Effectiveness of RNNs".
 """
@@ -26,9 +20,6 @@ from seqgen.errors import SeqgenError
 from seqgen.io import atomic_path
 
 if TYPE_CHECKING:
-    import torch
-
-    from seqgen.model import LSTMLanguageModel
     from seqgen.tokenizer import Tokenizer
 
 QUANTITIES = ("c", "h", "i", "f", "g", "o")
@@ -40,28 +31,6 @@ NAMES = {
     "g": "candidate g",
     "o": "output gate o",
 }
-
-
-def cell_step(
-    x: torch.Tensor,
-    h: torch.Tensor,
-    c: torch.Tensor,
-    w_ih: torch.Tensor,
-    w_hh: torch.Tensor,
-    b_ih: torch.Tensor | None,
-    b_hh: torch.Tensor | None,
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """One LSTM cell step on (B, E) inputs and (B, H) states: the new (h, c) and the gate
-    activations {i, f, g, o}, each (B, H). Matches ``torch.lstm_cell`` on the CPU."""
-    import torch
-    import torch.nn.functional as F
-
-    gates = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
-    i, f, g, o = gates.chunk(4, dim=1)
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-    c = f * c + i * g
-    h = o * torch.tanh(c)
-    return h, c, {"i": i, "f": f, "g": g, "o": o}
 
 
 @dataclass
@@ -87,47 +56,22 @@ class Trace:
         return "".join(self.labels)
 
 
-def trace(
-    model: LSTMLanguageModel, ids: list[int], start: list[int] | None = None
-) -> dict[str, np.ndarray]:
-    """Run ``model`` over ``start + ids`` step by step from the zero state; return, for each of
-    c, h, i, f, g, o, the (L, T, H) float32 activations after each token of ``ids`` (the
-    ``start`` tokens warm the state but are not kept)."""
-    import torch
-
-    lstm = model.lstm
-    layers = [
-        tuple(getattr(lstm, f"{n}_l{k}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        for k in range(model.cfg.num_layers)
-    ]
-    start = list(start or [])
-    seq = torch.tensor(start + list(ids), dtype=torch.long)
-    L, H, T = model.cfg.num_layers, model.cfg.hidden_size, len(ids)
-    out = {q: np.zeros((L, T, H), np.float32) for q in QUANTITIES}
+def trace(model, ids: list[int], start: list[int] | None = None) -> dict[str, np.ndarray]:
+    """Run ``model`` over ``start + ids`` one token at a time from the zero state; return, for
+    each quantity it exposes (the LSTM: c, h, i, f, g, o), the (L, T, H) float32 activations
+    after each token of ``ids`` (the ``start`` tokens warm the state but are not kept)."""
+    if not hasattr(model, "trace"):
+        arch = getattr(model, "arch", type(model).__name__)
+        raise SeqgenError(f"architecture {arch!r} cannot show its cell states (no trace)")
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            emb = model.embed(seq)  # (S, E)
-            h = [torch.zeros(1, H) for _ in range(L)]
-            c = [torch.zeros(1, H) for _ in range(L)]
-            for t in range(len(seq)):
-                x = emb[t : t + 1]
-                keep = t - len(start)
-                for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
-                    h[k], c[k], gates = cell_step(x, h[k], c[k], w_ih, w_hh, b_ih, b_hh)
-                    x = h[k]
-                    if keep >= 0:
-                        out["c"][k, keep] = c[k][0].float().numpy()
-                        out["h"][k, keep] = h[k][0].float().numpy()
-                        for q, v in gates.items():
-                            out[q][k, keep] = v[0].float().numpy()
+        return model.trace(list(ids), list(start or []))
     finally:
         model.train(was_training)
-    return out
 
 
-def run(model: LSTMLanguageModel, tok: Tokenizer, ids: list[int]) -> Trace:
+def run(model, tok: Tokenizer, ids: list[int]) -> Trace:
     """Trace ``ids`` the way the model reads a document: after the end-of-document token."""
     labels = [tok.to_text([i]) for i in ids]
     return Trace(list(ids), labels, trace(model, ids, start=[tok.eod_id]))

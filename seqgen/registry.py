@@ -47,6 +47,8 @@ class Registry:
     domains: dict[str, type[Tokenizer]] = field(default_factory=dict)
     domain_plugin: dict[str, str] = field(default_factory=dict)
     corpora: dict[str, CorpusEntry] = field(default_factory=dict)
+    architectures: dict[str, type] = field(default_factory=dict)
+    architecture_plugin: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     manager: pluggy.PluginManager | None = None
 
@@ -56,6 +58,13 @@ class Registry:
         except KeyError:
             known = ", ".join(sorted(self.domains)) or "none loaded"
             raise SeqgenError(f"unknown domain {name!r} (available: {known})") from None
+
+    def architecture(self, name: str) -> type:
+        try:
+            return self.architectures[name]
+        except KeyError:
+            known = ", ".join(sorted(self.architectures)) or "none loaded"
+            raise SeqgenError(f"unknown architecture {name!r} (available: {known})") from None
 
     def corpus(self, name: str) -> CorpusEntry | None:
         return self.corpora.get(name)
@@ -75,6 +84,26 @@ class Registry:
             )
         self.domains[cls.name] = cls
         self.domain_plugin[cls.name] = plugin
+
+    def _register_architecture(self, plugin: str, cls: Any) -> None:
+        from seqgen.models import LanguageModel
+
+        if not (isinstance(cls, type) and issubclass(cls, LanguageModel)):
+            raise PluginError(
+                f"plugin {plugin!r} registered {cls!r} as an architecture; "
+                "expected a seqgen.models.LanguageModel subclass"
+            )
+        name = cls.arch
+        if not isinstance(name, str) or not name.isidentifier():
+            raise PluginError(f"plugin {plugin!r}: architecture {cls.__name__} needs an `arch`")
+        if name in self.architectures:
+            other = self.architecture_plugin[name]
+            raise PluginError(
+                f"plugin {plugin!r} registered architecture {name!r}, already registered by "
+                f"{other!r}"
+            )
+        self.architectures[name] = cls
+        self.architecture_plugin[name] = plugin
 
     def _register_corpus(
         self,
@@ -137,6 +166,7 @@ def load() -> Registry:
     pm.add_hookspecs(hookspecs)
     reg.manager = pm
     wanted = _wanted()
+    _register_core(reg, pm)
     # seqgen's own plugins first: hooks run in this order, so a third-party plugin that
     # registers a built-in domain's name is the one refused, never the built-in.
     for ep in sorted(entry_points(group=GROUP), key=lambda e: (not _builtin(e), e.name)):
@@ -162,9 +192,27 @@ def load() -> Registry:
     def bind(method: Callable[..., None]) -> Callable[[str], Callable[..., None]]:
         return lambda plugin: functools.partial(method, plugin)
 
+    reg.call("register_architectures", register=bind(reg._register_architecture))
     reg.call("register_domains", register=bind(reg._register_domain))
     reg.call("register_corpora", register=bind(reg._register_corpus))
     return reg
+
+
+def _register_core(reg: Registry, pm: pluggy.PluginManager) -> None:
+    """The core's own architecture registers through the same hook as a plugin's, first (so no
+    plugin can take its name), whatever SEQGEN_PLUGINS says."""
+    from seqgen.models import lstm
+
+    pm.register(lstm, name="seqgen.lstm")
+    reg.plugins["seqgen.lstm"] = PluginInfo(
+        "seqgen.lstm", "seqgen.models.lstm", _own_version(), ["register_architectures"]
+    )
+
+
+def _own_version() -> str:
+    from seqgen import __version__
+
+    return __version__
 
 
 def warn_problems(reg: Registry | None = None) -> None:

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from seqgen.model import LSTMLanguageModel, ModelConfig, Stepper
+from seqgen import checkpoint
+from seqgen.models.lstm import LSTMConfig as ModelConfig
+from seqgen.models.lstm import LSTMLanguageModel
 
 V = 50
 
@@ -26,7 +28,7 @@ def adaptive_model(seed: int = 0, tie: bool = False) -> LSTMLanguageModel:
     )
     model = LSTMLanguageModel(cfg)
     counts = np.random.default_rng(seed).integers(0, 1000, V)
-    model.set_frequency_order(counts)
+    model.start_from_counts(counts)
     return model.eval()
 
 
@@ -59,7 +61,7 @@ def test_log_probs_normalise_and_loss_agrees(tie):
 def test_every_adaptive_path_runs_under_bf16_autocast(tie):
     """Training under --precision bf16 (auto on CPUs with AVX512-BF16 or AMX): the head runs in
     fp32, so the log-probabilities still normalise and the losses agree with them."""
-    from seqgen.train import bf16_supported
+    from seqgen.hardware import bf16_supported
 
     if not bf16_supported(torch.device("cpu")):
         pytest.skip("this CPU has no bf16 LSTM kernels")
@@ -85,7 +87,7 @@ def test_stepper_matches_fused_adaptive_model(tie):
     model = adaptive_model(1, tie)
     x = torch.randint(0, V, (2, 9))
     fused, _ = model(x)
-    stepper = Stepper(model)
+    stepper = model.stepper()
     state = stepper.initial_state(2)
     for t in range(9):
         logp, state = stepper.step(x[:, t].numpy(), state)
@@ -152,8 +154,17 @@ def test_cli_trains_generates_evaluates_and_resumes(cli, tmp_path, words, tie):
 )
 def test_bad_cutoffs_are_one_line_errors(cli, tmp_path, words, value, message):
     code, _, err = cli(
-        "train", "-d", "word", "-c", words, "--out", tmp_path / "r", "--max-steps", "1",
-        "--adaptive-softmax", value,
+        "train",
+        "-d",
+        "word",
+        "-c",
+        words,
+        "--out",
+        tmp_path / "r",
+        "--max-steps",
+        "1",
+        "--adaptive-softmax",
+        value,
     )
     assert code != 0 and message in err and "Traceback" not in err
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
@@ -166,12 +177,12 @@ def test_clip_weight_decay_and_tail_width_reach_the_checkpoint(cli, tmp_path, wo
     args += ["--adaptive-softmax", "20,100", "--adaptive-div", "2", "--optimizer", "sgd"]
     code, _, err = cli(*args, "--lr", "20", "--clip", "0.25", "--weight-decay", "0")
     assert code == 0, err
-    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert ckpt["train_config"]["clip"] == 0.25 and ckpt["train_config"]["weight_decay"] == 0
-    assert ckpt["model_config"]["adaptive_div"] == 2
+    ckpt = checkpoint.load(run / "checkpoint.pt")
+    assert ckpt.train_config.clip == 0.25 and ckpt.train_config.weight_decay == 0
+    assert ckpt.model_config["adaptive_div"] == 2
     # tails of 16/2 and 16/4 units instead of 16/4 and 16/16
-    assert ckpt["model"]["adaptive.tail.0.0.weight"].shape == (8, 16)
-    assert ckpt["model"]["adaptive.tail.1.0.weight"].shape == (4, 16)
+    assert ckpt.model["adaptive.tail.0.0.weight"].shape == (8, 16)
+    assert ckpt.model["adaptive.tail.1.0.weight"].shape == (4, 16)
 
 
 def test_adaptive_div_needs_adaptive_softmax(cli, tmp_path, words):

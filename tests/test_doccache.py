@@ -9,7 +9,8 @@ import torch
 from seqgen import checkpoint
 from seqgen.doccache import BOUNDS, MIN_BUCKET, NEAR, CacheWeights, MatchCache, fit, scan
 from seqgen.evaluate import cached_logprobs, fit_cache, target_logprobs, with_start
-from seqgen.model import LSTMLanguageModel, ModelConfig, Stepper
+from seqgen.models.lstm import LSTMConfig as ModelConfig
+from seqgen.models.lstm import LSTMLanguageModel
 from seqgen.sample import _with_cache
 
 EOD = 0
@@ -67,8 +68,14 @@ def test_fit_finds_the_likeliest_weight_per_bucket():
     rng = np.random.default_rng(0)
     n = 400
     lengths = np.concatenate([np.full(n, 3), np.full(n, 40), np.full(5, 200), np.zeros(n, int)])
-    p = np.concatenate([rng.uniform(0.05, 0.5, n), rng.uniform(0.05, 0.5, n),
-                        np.full(5, 0.3), rng.uniform(0.05, 0.5, n)])
+    p = np.concatenate(
+        [
+            rng.uniform(0.05, 0.5, n),
+            rng.uniform(0.05, 0.5, n),
+            np.full(5, 0.3),
+            rng.uniform(0.05, 0.5, n),
+        ]
+    )
     hit = np.concatenate([np.zeros(n), rng.random(n) < 0.9, np.ones(5), np.ones(n)])
     far = np.full(len(p), 1000)
     w = fit(np.log(p), hit, lengths, far)
@@ -107,8 +114,9 @@ def repeating_ids(rng, docs=30, size=12, vocab=9):
 
 def tiny_model(vocab=9):
     torch.manual_seed(0)
-    return LSTMLanguageModel(ModelConfig(vocab_size=vocab, embedding_size=4, hidden_size=8,
-                                         num_layers=2, dropout=0.0))
+    return LSTMLanguageModel(
+        ModelConfig(vocab_size=vocab, embedding_size=4, hidden_size=8, num_layers=2, dropout=0.0)
+    )
 
 
 def test_eval_mixture_is_the_sum_of_per_token_mixtures():
@@ -135,7 +143,7 @@ def test_sampler_draws_from_the_distribution_eval_scores():
     w = fit_cache(target_logprobs(model, ids, EOD, streams=4), ids, EOD)
     doc = ids[: np.flatnonzero(ids == EOD)[1] + 1]  # the first document, from its EOD
     want = cached_logprobs(target_logprobs(model, doc, EOD), doc, EOD, w)
-    stepper, cache = Stepper(model), MatchCache()
+    stepper, cache = model.stepper(), MatchCache()
     state = stepper.initial_state(1)
     got = []
     for t in range(len(doc) - 1):
@@ -175,19 +183,31 @@ def repeats(tmp_path):
     return folder
 
 
-TINY = ("--hidden-size", "24", "--embedding-size", "8", "--batch-size", "4", "--seq-len", "32",
-        "--dropout", "0", "-q")
+TINY = (
+    "--hidden-size",
+    "24",
+    "--embedding-size",
+    "8",
+    "--batch-size",
+    "4",
+    "--seq-len",
+    "32",
+    "--dropout",
+    "0",
+    "-q",
+)
 
 
 def test_train_eval_generate_with_the_cache(cli, tmp_path, repeats):
     run = tmp_path / "run"
-    code, _, err = cli("train", "-d", "char", "-c", repeats, "--out", run, "--max-steps", "40",
-                       "--cache", *TINY)
+    code, _, err = cli(
+        "train", "-d", "char", "-c", repeats, "--out", run, "--max-steps", "40", "--cache", *TINY
+    )
     assert code == 0, err
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert any("val_cache_bits_per_unit" in r for r in rows)
     ck = checkpoint.load(run)
-    assert checkpoint.cache_of(ck) is not None
+    assert ck.cache is not None
 
     code, out, err = cli("eval", run, "--json")
     assert code == 0, err
@@ -216,20 +236,22 @@ def test_resume_keeps_the_cache_and_a_plain_run_has_none(cli, tmp_path, repeats)
     code, _, err = cli("train", "--resume", run)
     assert code == 0, err
     ck = checkpoint.load(run / "checkpoint.pt")
-    assert ck["step"] == 30 and checkpoint.cache_of(ck) is not None
+    assert ck.progress.step == 30 and ck.cache is not None
     plain = tmp_path / "plain"
-    code, _, err = cli("train", "-d", "char", "-c", repeats, "--max-steps", "5", "--out", plain,
-                       *TINY)
+    code, _, err = cli(
+        "train", "-d", "char", "-c", repeats, "--max-steps", "5", "--out", plain, *TINY
+    )
     assert code == 0, err
-    assert checkpoint.cache_of(checkpoint.load(plain)) is None
+    assert checkpoint.load(plain).cache is None
     code, out, _ = cli("eval", plain, "--json")
     assert json.loads(out)["cache"] is False
 
 
 def test_corrupt_cache_weights_are_one_line(cli, tmp_path, repeats):
     run = tmp_path / "run"
-    code, _, err = cli("train", "-d", "char", "-c", repeats, "--max-steps", "5", "--out", run,
-                       "--cache", *TINY)
+    code, _, err = cli(
+        "train", "-d", "char", "-c", repeats, "--max-steps", "5", "--out", run, "--cache", *TINY
+    )
     assert code == 0, err
     ck = torch.load(run / "best.pt", weights_only=True)
     ck["cache"] = {"weights": "nonsense"}

@@ -14,24 +14,31 @@ import torch
 
 from seqgen import inspect as look
 from seqgen.errors import SeqgenError
-from seqgen.model import LSTMLanguageModel, ModelConfig
+from seqgen.models.lstm import LSTMConfig as ModelConfig
+from seqgen.models.lstm import LSTMLanguageModel
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_cell_step_matches_torch_lstm_cell():
+def test_cell_matches_torch_lstm_cell():
+    """The NumPy cell the sampler and `inspect` step equals torch's fused cell."""
+    from seqgen.models.lstm import cell
+
     torch.manual_seed(0)
     E, H, B = 5, 7, 3
-    cell = torch.nn.LSTMCell(E, H)
+    ref = torch.nn.LSTMCell(E, H)
     x, h, c = torch.randn(B, E), torch.randn(B, H), torch.randn(B, H)
-    weights = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+    weights = (ref.weight_ih, ref.weight_hh, ref.bias_ih, ref.bias_hh)
     with torch.no_grad():
-        h1, c1, gates = look.cell_step(x, h, c, *weights)
+        pre = x @ ref.weight_ih.T + ref.bias_ih + h @ ref.weight_hh.T + ref.bias_hh
+        kept: list = []
+        h1, c1 = cell(pre.numpy(), c.numpy(), kept)
         h2, c2 = torch.lstm_cell(x, (h, c), *weights)
-    torch.testing.assert_close(h1, h2, rtol=0, atol=1e-6)
-    torch.testing.assert_close(c1, c2, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(h1, h2.numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(c1, c2.numpy(), rtol=0, atol=1e-6)
+    gates = kept[0]
     # The gates put back together give the same new state.
-    torch.testing.assert_close(gates["f"] * c + gates["i"] * gates["g"], c1)
+    np.testing.assert_allclose(gates["f"] * c.numpy() + gates["i"] * gates["g"], c1, atol=1e-6)
     assert set(gates) == {"i", "f", "g", "o"}
     assert all(float(gates[q].min()) >= 0 and float(gates[q].max()) <= 1 for q in "ifo")
 

@@ -57,14 +57,14 @@ def test_resume_is_exact(cli, tmp_path, text):
         *TINY,
     )
     assert code == 0, err
-    assert checkpoint.load(halves / "checkpoint.pt")["step"] == 20
+    assert checkpoint.load(halves / "checkpoint.pt").progress.step == 20
     code, _, err = cli("train", "--resume", halves, "-q")
     assert code == 0, err
     a = checkpoint.load(whole / "checkpoint.pt")
     b = checkpoint.load(halves / "checkpoint.pt")
-    assert a["step"] == b["step"] == 40
-    for name, tensor in a["model"].items():
-        assert torch.equal(tensor, b["model"][name]), name
+    assert a.progress.step == b.progress.step == 40
+    for name, tensor in a.model.items():
+        assert torch.equal(tensor, b.model[name]), name
     assert losses(whole) == losses(halves)  # the loss at every logged step, too
 
 
@@ -86,8 +86,8 @@ def test_resume_with_different_seed_differs(cli, tmp_path, text):
             *TINY,
         )
         assert code == 0, err
-    a = checkpoint.load(tmp_path / "a" / "checkpoint.pt")["model"]
-    b = checkpoint.load(tmp_path / "b" / "checkpoint.pt")["model"]
+    a = checkpoint.load(tmp_path / "a" / "checkpoint.pt").model
+    b = checkpoint.load(tmp_path / "b" / "checkpoint.pt").model
     assert not all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -100,7 +100,8 @@ def test_existing_run_is_not_overwritten(cli, tmp_path, text):
 
 def test_reset_at_document_boundaries():
     """With reset, a document's logits do not depend on what came before it."""
-    from seqgen.model import LSTMLanguageModel, ModelConfig
+    from seqgen.models.lstm import LSTMConfig as ModelConfig
+    from seqgen.models.lstm import LSTMLanguageModel
 
     torch.manual_seed(0)
     model = LSTMLanguageModel(
@@ -110,8 +111,8 @@ def test_reset_at_document_boundaries():
     eod = 0
     a = torch.cat([torch.tensor([[1, 2, 2, 1, eod]]), doc], 1)
     b = torch.cat([torch.tensor([[5, 5, 6, 3, eod]]), doc], 1)
-    la, _ = model(a, reset=a == eod)
-    lb, _ = model(b, reset=b == eod)
+    la, _ = model(a, resets=a == eod)
+    lb, _ = model(b, resets=b == eod)
     assert torch.allclose(la[0, 4:], lb[0, 4:], atol=1e-6)  # from the end-of-document on
     fresh, _ = model(torch.cat([torch.tensor([[eod]]), doc], 1))  # as sampling starts
     assert torch.allclose(la[0, 4:], fresh[0], atol=1e-6)
@@ -122,7 +123,8 @@ def test_reset_at_document_boundaries():
 
 
 def test_stepper_matches_fused_lstm():
-    from seqgen.model import LSTMLanguageModel, ModelConfig, Stepper
+    from seqgen.models.lstm import LSTMConfig as ModelConfig
+    from seqgen.models.lstm import LSTMLanguageModel
 
     torch.manual_seed(0)
     model = LSTMLanguageModel(
@@ -130,7 +132,7 @@ def test_stepper_matches_fused_lstm():
     ).eval()
     x = torch.randint(0, 11, (2, 9))
     fused, _ = model(x)
-    stepper = Stepper(model)
+    stepper = model.stepper()
     state = stepper.initial_state(2)
     for t in range(9):
         logits, state = stepper.step(x[:, t].numpy(), state)
@@ -143,11 +145,11 @@ def test_patience_stops_early(cli, tmp_path, text):
     code, _, err = cli("train", "-d", "char", "-c", text, "--out", run, *args, *TINY)
     assert code == 0, err
     # lr 0: the first validation is the best, the next two do not improve: stop at step 6
-    assert checkpoint.load(run / "checkpoint.pt")["step"] == 6
+    assert checkpoint.load(run / "checkpoint.pt").progress.step == 6
 
 
 def test_bf16_refused_where_unsupported(cli, tmp_path, text):
-    from seqgen.train import bf16_supported
+    from seqgen.hardware import bf16_supported
 
     if bf16_supported(torch.device("cpu")):
         pytest.skip("this CPU has bf16 LSTM kernels")
@@ -173,11 +175,13 @@ def test_document_batched_nll_equals_streamed():
     import numpy as np
 
     from seqgen.evaluate import target_logprobs
-    from seqgen.model import LSTMLanguageModel, ModelConfig
+    from seqgen.models.lstm import LSTMConfig as ModelConfig
+    from seqgen.models.lstm import LSTMLanguageModel
 
     torch.manual_seed(0)
-    model = LSTMLanguageModel(ModelConfig(vocab_size=9, embedding_size=4, hidden_size=8,
-                                          num_layers=1, dropout=0.0))
+    model = LSTMLanguageModel(
+        ModelConfig(vocab_size=9, embedding_size=4, hidden_size=8, num_layers=1, dropout=0.0)
+    )
     rng = np.random.default_rng(0)
     ids = [0]
     for _ in range(60):
@@ -186,30 +190,32 @@ def test_document_batched_nll_equals_streamed():
     logp = target_logprobs(model, ids, eod_id=0, streams=4)
     batched, n = -float(logp.sum()), len(logp)
     x = torch.from_numpy(ids[:-1].astype(np.int64))[None]
-    logits, _ = model(x, reset=x == 0)
-    one = torch.nn.functional.cross_entropy(logits[0], torch.from_numpy(ids[1:].astype(np.int64)),
-                                            reduction="sum").detach()
+    logits, _ = model(x, resets=x == 0)
+    one = torch.nn.functional.cross_entropy(
+        logits[0], torch.from_numpy(ids[1:].astype(np.int64)), reduction="sum"
+    ).detach()
     assert n == len(ids) - 1
     assert abs(batched - float(one)) < 1e-3 * n
 
 
 def test_budget_defaults_only_when_nothing_is_chosen():
-    from seqgen.cli.train import BUDGET_DEFAULTS, budget_defaults
+    from seqgen.sizing import BUDGET_MODEL, BUDGET_TRAIN, budget_defaults
 
     if torch.cuda.is_available():
         pytest.skip("budget sizing is for CPUs")
-    assert budget_defaults(270, {}, {}) == BUDGET_DEFAULTS
-    assert budget_defaults(None, {}, {}) == {}
-    assert budget_defaults(3600, {}, {}) == {}
-    assert budget_defaults(270, {"lr": 1e-3}, {}) == {}
-    assert budget_defaults(270, {}, {"hidden_size": 64}) == {}
+    assert budget_defaults(270, {}, {}) == (BUDGET_MODEL, BUDGET_TRAIN)
+    assert budget_defaults(None, {}, {}) == ({}, {})
+    assert budget_defaults(3600, {}, {}) == ({}, {})
+    assert budget_defaults(270, {"lr": 1e-3}, {}) == ({}, {})
+    assert budget_defaults(270, {}, {"hidden_size": 64}) == ({}, {})
 
 
 def test_sparse_embedding_gradient_trains_like_the_dense_one():
     """SGD's sparse embedding gradient, clipped with the rest, moves every weight as the dense
     gradient does (repeated tokens in a batch included)."""
-    from seqgen.model import LSTMLanguageModel, ModelConfig
-    from seqgen.train import clip_gradients
+    from seqgen.models.lstm import LSTMConfig as ModelConfig
+    from seqgen.models.lstm import LSTMLanguageModel
+    from seqgen.optim import clip_gradients
 
     cfg = ModelConfig(vocab_size=40, embedding_size=8, hidden_size=16, num_layers=2, dropout=0.0)
     torch.manual_seed(0)
@@ -246,7 +252,7 @@ def test_sparse_embedding_gradient_trains_like_the_dense_one():
     ],
 )
 def test_sgd_gets_a_sparse_embedding_gradient(cli, tmp_path, text, monkeypatch, extra, sparse):
-    from seqgen import train
+    from seqgen import trainer as train
 
     seen = []
     real = train.Trainer.train_step
@@ -270,20 +276,16 @@ def test_a_new_run_starts_the_head_at_unigram_frequencies(tmp_path):
     add-one smoothed proportions; a resumed run keeps its trained bias."""
     import numpy as np
 
-    from seqgen.corpus import resolve
-    from seqgen.data import prepare
-    from seqgen.model import ModelConfig
-    from seqgen.registry import load
-    from seqgen.train import RunInfo, TrainConfig, Trainer
+    from seqgen import run
 
     path = tmp_path / "t.txt"
     path.write_text("aab" * 300)
-    reg = load()
-    data = prepare(reg.domain("char"), resolve(str(path), registry=reg), settings={})
+    job = run.start(
+        "char", path, tmp_path / "r", model={"embedding_size": 8, "hidden_size": 16,
+        "num_layers": 1, "dropout": 0.0}, train={"max_steps": 1, "sample_length": 0},
+    )  # fmt: skip
+    trainer, data = job.trainer, job.data
     V = data.tokenizer.vocab_size
-    trainer = Trainer(tmp_path / "r", data, ModelConfig(V, 8, 16, 1, 0.0),
-                      TrainConfig(max_steps=1, sample_length=0), RunInfo("char", str(path), {},
-                      "char", "t"), quiet=True)  # fmt: skip
     counts = np.bincount(data.tokens("train"), minlength=V) + 1.0
     bias = trainer.model.head.bias.detach().numpy()
     assert bias == pytest.approx(np.log(counts / counts.sum()), abs=1e-5)

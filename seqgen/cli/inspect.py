@@ -93,13 +93,12 @@ def inspect(
         print(f"seqgen: using the first {max_tokens} of the input's tokens", file=sys.stderr)
         ids = ids[:max_tokens]
 
-    L, H = model.cfg.num_layers, model.cfg.hidden_size
+    tr = look.run(model, tok, ids)
+    L, H = tr.num_layers, tr.hidden_size
     if layer is None:
         layer = L - 1
     if not 0 <= layer < L:
         raise SeqgenError(f"--layer {layer}: this model has layers 0-{L - 1}")
-
-    tr = look.run(model, tok, ids)
     ind = corr = None
     if top is not None:
         chosen, corr, ind = look.top_units(tr.values[rank_by][layer], tr.labels, regex, top)

@@ -1,13 +1,13 @@
-"""`seqgen train`: tokenize a corpus (cached), train the LSTM, checkpoint into a run directory."""
+"""`seqgen train`: parse the options, start or resume a run (seqgen.run), report how it went."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
 
 from seqgen.cli.common import info, parse_pairs
+from seqgen.errors import SeqgenError
 
 MODEL = "Model"
 TRAINING = "Training"
@@ -15,39 +15,7 @@ LIMITS = "When to stop"
 HARDWARE = "Hardware"
 
 
-# For a short --max-time on a CPU, a smaller model that sees more tokens and takes more steps
-# beats a large one (Tiny Shakespeare, 270 s, 2 cores: 256x2 1.512 nats/char, 384x2 1.519;
-# batch 16x64 beats 32x128 and 8x64 at 55 s). Used only when the user sets none of these.
-# lr: 2e-2 was 3% better than 5e-3 on Tiny Shakespeare at 55 s, but on the enwik8 prefix it
-# never left the unigram plateau (5.25 bits/char after 360 s; 5e-3: 2.92 after 300 s).
-BUDGET_SECONDS = 900
-BUDGET_DEFAULTS = {
-    "hidden_size": 256,
-    "embedding_size": 128,
-    "dropout": 0.0,
-    "batch_size": 16,
-    "seq_len": 64,
-    "lr": 5e-3,
-}
-
-
-def budget_defaults(max_time: float | None, given: dict, sizes: dict) -> dict:
-    if not max_time or max_time > BUDGET_SECONDS:
-        return {}
-    import torch
-
-    if given.get("device", "auto") not in ("auto", "cpu") or (
-        given.get("device", "auto") == "auto" and torch.cuda.is_available()
-    ):
-        return {}  # sized for a CPU; a GPU trains the standard model fast enough
-    if set(BUDGET_DEFAULTS) & (set(given) | set(sizes)):
-        return {}
-    return dict(BUDGET_DEFAULTS)
-
-
 def parse_cutoffs(text: str) -> list[int]:
-    from seqgen.errors import SeqgenError
-
     try:
         cutoffs = [int(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
@@ -78,6 +46,12 @@ def train(
     out: Path = typer.Option(None, "--out", help="Run directory (default: runs/DOMAIN-TIMESTAMP)."),
     resume: Path = typer.Option(
         None, "--resume", help="Continue the run in this directory exactly where it stopped."
+    ),
+    arch: str = typer.Option(
+        None,
+        "--arch",
+        help="Model architecture [lstm]; plugins can add others (see `seqgen plugins`).",
+        rich_help_panel=MODEL,
     ),
     hidden_size: int = typer.Option(
         None, help="LSTM units per layer [512].", rich_help_panel=MODEL
@@ -172,159 +146,65 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or samples."),
 ) -> None:
     """Train a model. Example: seqgen train --domain char --corpus input.txt --max-time 300"""
-    from dataclasses import fields
+    from seqgen import registry, run
 
-    from seqgen import checkpoint, registry
-    from seqgen.corpus import resolve
-    from seqgen.data import prepare
-    from seqgen.errors import SeqgenError
-    from seqgen.model import ModelConfig
-    from seqgen.train import RunInfo, TrainConfig, Trainer
-
-    reg = registry.load()
-    registry.warn_problems(reg)
-    given = {
-        "batch_size": batch_size,
-        "seq_len": seq_len,
-        "lr": lr,
-        "optimizer": optimizer,
-        "clip": clip,
-        "weight_decay": weight_decay,
-        "seed": seed,
-        "patience": patience,
-        "max_time": max_time,
-        "max_steps": max_steps,
-        "epochs": epochs,
-        "eval_every": eval_every,
-        "val_tokens": val_tokens,
-        "cache": cache,
-        "precision": precision,
-        "device": device,
-        "threads": threads,
-    }
-    given = {k: v for k, v in given.items() if v is not None}
-    sizes = {
-        "hidden_size": hidden_size,
-        "num_layers": num_layers,
-        "embedding_size": embedding_size,
-        "dropout": dropout,
-        "tie_weights": tie_weights,
-    }
-    sizes = {k: v for k, v in sizes.items() if v is not None}
+    registry.warn_problems()
+    train = _given(
+        batch_size=batch_size, seq_len=seq_len, lr=lr, optimizer=optimizer, clip=clip,
+        weight_decay=weight_decay, seed=seed, patience=patience, max_time=max_time,
+        max_steps=max_steps, epochs=epochs, eval_every=eval_every, val_tokens=val_tokens,
+        cache=cache, precision=precision, device=device, threads=threads,
+    )  # fmt: skip
+    model = _given(
+        hidden_size=hidden_size, num_layers=num_layers, embedding_size=embedding_size,
+        dropout=dropout, tie_weights=tie_weights, adaptive_div=adaptive_div,
+    )  # fmt: skip
     if adaptive_softmax is not None:
-        sizes["adaptive_cutoffs"] = parse_cutoffs(adaptive_softmax)
-    if adaptive_div is not None:
-        if adaptive_softmax is None:
-            raise SeqgenError("--adaptive-div needs --adaptive-softmax")
-        if adaptive_div < 1:
-            raise SeqgenError(f"--adaptive-div {adaptive_div}: give a number >= 1")
-        sizes["adaptive_div"] = adaptive_div
-
-    ckpt = None
+        model["adaptive_cutoffs"] = parse_cutoffs(adaptive_softmax)
+    if adaptive_div is not None and adaptive_softmax is None:
+        raise SeqgenError("--adaptive-div needs --adaptive-softmax")
+    if adaptive_div is not None and adaptive_div < 1:
+        raise SeqgenError(f"--adaptive-div {adaptive_div}: give a number >= 1")
     if resume is not None:
-        ckpt = checkpoint.load(Path(resume) / checkpoint.LATEST)
-        run = ckpt["run"]
-        if domain and domain != run["domain"]:
-            raise SeqgenError(f"--resume {resume}: that run is of domain {run['domain']!r}")
-        domain, corpus, settings = run["domain"], corpus or run["corpus"], run["settings"]
-        cfg_dict = dict(ckpt["train_config"])
-        if any(k in given for k in ("max_time", "max_steps", "epochs")):
-            cfg_dict.update(max_time=None, max_steps=None, epochs=None)  # a new plan
-        cfg_dict.update(given)
-        cfg = TrainConfig(**cfg_dict)
-        model_cfg = ModelConfig(**ckpt["model_config"])
-        out = Path(resume)
+        if model or arch is not None or option:
+            raise SeqgenError("--resume continues a run as it was built: no model or -o options")
+        job = run.resume(resume, corpus=corpus, train=train, quiet=quiet, note=note, domain=domain)
     else:
         if not domain:
             raise SeqgenError("--domain is required (see `seqgen domains`)")
-        tok_cls = reg.domain(domain)
-        settings = tok_cls.parse_options(parse_pairs(option))
-        corpus = corpus or getattr(tok_cls, "default_corpus", None)
-        if not corpus:
-            raise SeqgenError(f"--corpus is required: domain {domain!r} has no built-in corpus")
-        budget = budget_defaults(max_time, given, sizes)
-        if budget:
-            info(
-                "seqgen: --max-time "
-                f"{max_time:g}: sizing the model for the budget ("
-                + " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in budget.items())
-                + "); set any of these to choose yourself"
-            )
-            for key, value in budget.items():  # none of these was given (budget_defaults)
-                (sizes if key in ("hidden_size", "embedding_size", "dropout") else given)[key] = (
-                    value
-                )
-        known = {f.name for f in fields(TrainConfig)}
-        cfg = TrainConfig(**{k: v for k, v in given.items() if k in known})
-        if out is None:
-            out = Path("runs") / f"{domain}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if (out / checkpoint.LATEST).exists():
-            raise SeqgenError(
-                f"--out {out} already holds a run; continue it with --resume {out} "
-                "or choose another --out"
-            )
-    tok_cls = reg.domain(domain)
-    spec = resolve(corpus, tok_cls.file_patterns, reg)
-    t0 = time.perf_counter()
-    data = prepare(tok_cls, spec, settings=settings)
-    if ckpt is not None and data.tokenizer.get_state() != ckpt["tokenizer"]["state"]:
-        raise SeqgenError(
-            f"--resume {resume}: the corpus {corpus} no longer gives the run's vocabulary"
-        )
-    splits = ", ".join(f"{k} {v['tokens']:,}" for k, v in data.meta["splits"].items())
-    skipped = len(data.meta.get("skipped", {}))
-    info(
-        f"seqgen: {spec.name}: {data.tokenizer.vocab_size:,} token types; tokens: {splits}"
-        + (f"; skipped {skipped} file(s)" if skipped else "")
-        + f" ({time.perf_counter() - t0:.1f} s)"
+        job = run.start(
+            domain, corpus, out, options=parse_pairs(option), arch=arch or "lstm", model=model,
+            train=train, quiet=quiet, note=note,
+        )  # fmt: skip
+    t = job.trainer
+    note(
+        f"{t.model.num_parameters() / 1e6:.2f}M parameters, {t.device.type} {t.precision}, "
+        f"batch {t.batcher.layout.batch_size}x{t.batcher.layout.seq_len}, run directory {job.dir}"
     )
-    if ckpt is None:
-        vocab = data.tokenizer.vocab_size
-        cutoffs = sizes.get("adaptive_cutoffs")
-        if cutoffs and cutoffs[-1] >= vocab:
-            raise SeqgenError(
-                f"--adaptive-softmax {adaptive_softmax}: every cutoff must be below the "
-                f"vocabulary size ({vocab:,} token types)"
-            )
-        if vocab >= 20_000 and not cutoffs:
-            info(
-                f"seqgen: tip: with {vocab:,} token types the output layer is most of each "
-                "step; --adaptive-softmax 2000,10000 makes it several times cheaper"
-            )
-        model_cfg = ModelConfig(vocab_size=vocab, **sizes)
-        try:
-            model_cfg.check()
-        except ValueError as e:
-            raise SeqgenError(str(e)) from None
-    plugin = reg.domain_plugin.get(domain, "?")
-    run_info = RunInfo(
-        domain=domain,
-        corpus=corpus,
-        settings=settings,
-        plugin=plugin,
-        plugin_version=reg.plugins[plugin].version if plugin in reg.plugins else "unknown",
-    )
-    trainer = Trainer(
-        out, data, model_cfg, cfg, run_info, resume=ckpt, stop_after=stop_after, quiet=quiet
-    )
-    n_params = sum(p.numel() for p in trainer.model.parameters())
-    info(
-        f"seqgen: {n_params / 1e6:.2f}M parameters, {trainer.device.type} {trainer.precision}, "
-        f"batch {trainer.B}x{trainer.T}, run directory {out}"
-    )
-    summary = trainer.run()
+    report(job.train(stop_after), job.dir)
+
+
+def _given(**values) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def note(msg: str) -> None:
+    info(f"seqgen: {msg}")
+
+
+def report(summary: dict, out: Path) -> None:
     last = summary["last"]
     if summary["interrupted"]:
-        info(
-            f"seqgen: interrupted at step {summary['step']}; checkpoint saved. "
+        note(
+            f"interrupted at step {summary['step']}; checkpoint saved. "
             f"Continue with: seqgen train --resume {out}"
         )
         raise typer.Exit(130)
     if "val_nats_per_token" in last:
-        info(
-            f"seqgen: step {summary['step']}, {summary['train_time']:.0f} s: "
+        note(
+            f"step {summary['step']}, {summary['train_time']:.0f} s: "
             f"val {last['val_nats_per_token']:.4f} nats/token = "
             f"{last['val_bits_per_unit']:.4f} bits/{last['unit']}"
             + (" (stopped early)" if summary["stopped_early"] else "")
         )
-    info(f"seqgen: saved {out / checkpoint.LATEST}; try: seqgen generate {out}")
+    note(f"saved {out / 'checkpoint.pt'}; try: seqgen generate {out}")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TRAIN = [
-    "--max-steps", "60", "--lr", "1e-2", "--seed", "5", "--hidden-size", "24", "--embedding-size", "8",
-    "--batch-size", "4", "--seq-len", "16", "--dropout", "0.2", "--precision", "fp32",
+    "--max-steps", "60", "--lr", "1e-2", "--seed", "5", "--hidden-size", "24",
+    "--embedding-size", "8", "--batch-size", "4", "--seq-len", "16", "--dropout", "0.2", "--precision", "fp32",
     "--threads", "1", "--eval-every", "10", "-q",
 ]  # fmt: skip
 GENERATE = ["--length", "120", "--seed", "3", "--temperature", "0.9", "-q"]
@@ -25,7 +25,10 @@ GENERATE = ["--length", "120", "--seed", "3", "--temperature", "0.9", "-q"]
 # softmax and the document cache.
 VARIANTS = {
     "char": ("char", []),
-    "word": ("word", ["--adaptive-softmax", "8,16", "--adaptive-div", "2", "--tie-weights", "--cache"]),
+    "word": (
+        "word",
+        ["--adaptive-softmax", "8,16", "--adaptive-div", "2", "--tie-weights", "--cache"],
+    ),
 }
 
 

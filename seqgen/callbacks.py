@@ -1,0 +1,138 @@
+"""What a training run leaves behind, as trainer callbacks: metrics.jsonl, checkpoints,
+loss.png, the samples shown at each validation, and the progress bar. ``run.py`` picks them;
+with several processes only rank 0 gets the ones that write."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from seqgen import checkpoint
+from seqgen.trainer import Callback, Trainer
+
+
+class MetricsLog(Callback):
+    """One JSON line per log interval and per validation, appended to ``metrics.jsonl``."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.f = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(self.path, "a")
+
+    def write(self, row: dict) -> None:
+        if self.f is not None:
+            self.f.write(json.dumps(row) + "\n")
+            self.f.flush()
+
+    def on_log(self, trainer: Trainer, row: dict) -> None:
+        self.write(row)
+
+    def on_validation(self, trainer: Trainer, row: dict, improved: bool) -> None:
+        self.write(row)
+
+    def on_close(self, trainer: Trainer) -> None:
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+
+
+class Checkpointer(Callback):
+    """``checkpoint.pt`` after every validation and on Ctrl-C, ``best.pt`` when validation
+    improved (or there is none); a session that took no step still leaves a checkpoint."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.start_step = 0
+
+    def on_start(self, trainer: Trainer) -> None:
+        self.start_step = trainer.step
+
+    def on_validation(self, trainer: Trainer, row: dict, improved: bool) -> None:
+        ckpt = trainer.checkpoint()
+        checkpoint.save(self.run_dir / checkpoint.LATEST, ckpt)
+        if improved:
+            checkpoint.save(self.run_dir / checkpoint.BEST, ckpt)
+
+    def on_interrupt(self, trainer: Trainer) -> None:
+        checkpoint.save(self.run_dir / checkpoint.LATEST, trainer.checkpoint())
+
+    def on_end(self, trainer: Trainer, summary: dict) -> None:
+        if trainer.step == self.start_step and not summary["interrupted"]:
+            checkpoint.save(self.run_dir / checkpoint.LATEST, trainer.checkpoint())
+
+
+class LossPlot(Callback):
+    """``loss.png``: training and validation loss against step, redrawn at each validation."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+
+    def draw(self, trainer: Trainer) -> None:
+        from seqgen.plot import loss_curve
+
+        metrics = self.run_dir / "metrics.jsonl"
+        if metrics.is_file():
+            loss_curve(metrics, self.run_dir / "loss.png", trainer.data.tokenizer.unit)
+
+    def on_validation(self, trainer: Trainer, row: dict, improved: bool) -> None:
+        self.draw(trainer)
+
+    def on_end(self, trainer: Trainer, summary: dict) -> None:
+        self.draw(trainer)
+
+
+class Samples(Callback):
+    """A short sample at each validation (temperature 0.8, seeded by the step), kept in
+    ``text`` for the progress bar. Sampling steps on the CPU, so a GPU run shows none."""
+
+    def __init__(self, length: int):
+        self.length, self.text = length, ""
+
+    def on_validation(self, trainer: Trainer, row: dict, improved: bool) -> None:
+        self.text = ""
+        if not self.length or trainer.device.type != "cpu":
+            return
+        from seqgen.decode import DecodeConfig, decode
+
+        cfg = DecodeConfig(
+            length=self.length, temperature=0.8, seed=trainer.step, cache=trainer.cache
+        )
+        model, tok = trainer.model, trainer.data.tokenizer
+        was = model.training
+        ids = decode(model, tok, cfg)[0]
+        model.train(was)
+        try:
+            self.text = tok.to_text(ids)
+        except Exception:  # a half-trained model may sample what the domain cannot show
+            self.text = ""
+
+
+class ProgressBar(Callback):
+    """The rich progress bar: step, loss, tokens/s, ETA; a line (and a sample) per validation."""
+
+    def __init__(self, quiet: bool, samples: Samples | None = None):
+        self.quiet, self.samples, self.bar = quiet, samples, None
+
+    def on_start(self, trainer: Trainer) -> None:
+        from seqgen.progress import TrainProgress
+
+        total = trainer.schedule.total_steps
+        self.bar = TrainProgress(total, trainer.cfg.max_time, disable=self.quiet)
+        self.bar.__enter__()
+        self.bar.update(trainer.step, trainer.progress.train_time, None, 0.0)
+        self.started = time.perf_counter()
+
+    def on_log(self, trainer: Trainer, row: dict) -> None:
+        self.bar.update(row["step"], row["time"], row["train_loss"], row["tokens_per_s"])
+
+    def on_validation(self, trainer: Trainer, row: dict, improved: bool) -> None:
+        self.bar.report(row, self.samples.text if self.samples else "")
+
+    def on_close(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None

@@ -1,0 +1,63 @@
+"""Where and how precisely a run computes: the device and the precision, checked up front."""
+
+from __future__ import annotations
+
+import torch
+
+from seqgen.errors import SeqgenError
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; a named device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SeqgenError(f"--device {name}: choose auto, cpu, cuda, cuda:N or mps") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise SeqgenError(f"--device {name}: choose auto, cpu, cuda, cuda:N or mps")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SeqgenError(f"--device {name}: no CUDA device is available")
+    if device.index is not None and device.type == "cuda":
+        if device.index >= torch.cuda.device_count():
+            raise SeqgenError(f"--device {name}: this machine has {torch.cuda.device_count()}")
+    if device.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise SeqgenError("--device mps: no Apple GPU is available")
+    return device
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """bf16 LSTM kernels exist on CUDA (Ampere+) and on CPUs with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+                return False
+            lstm = torch.nn.LSTM(8, 8, batch_first=True)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                lstm(torch.zeros(1, 2, 8))
+            return True
+        except Exception:
+            return False
+    return False
+
+
+def pick_precision(name: str, device: torch.device) -> str:
+    if name == "auto":
+        return "bf16" if bf16_supported(device) else "fp32"
+    if name == "bf16" and not bf16_supported(device):
+        raise SeqgenError(
+            f"--precision bf16: this {device.type.upper()} has no bf16 LSTM kernels "
+            "(needs AVX512-BF16/AMX or a CUDA GPU); use --precision fp32"
+        )
+    if name not in ("fp32", "bf16"):
+        raise SeqgenError(f"--precision {name}: choose auto, fp32 or bf16")
+    return name

@@ -1,0 +1,248 @@
+"""Start or resume a training run: the one place the CLI, the benches and the Python API turn
+a domain, a corpus and options into a prepared dataset, a model and a :class:`Trainer`.
+
+    run = start("char", "input.txt", out="runs/x", train={"max_time": 60})
+    summary = run.train()
+    run = resume("runs/x", train={"max_time": 120})
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqgen import checkpoint, models, registry
+from seqgen.batcher import StreamBatcher, plan
+from seqgen.checkpoint import Checkpoint
+from seqgen.config import RunInfo, TrainConfig
+from seqgen.data import Dataset
+from seqgen.errors import CheckpointError, SeqgenError
+from seqgen.trainer import Callback, Trainer
+
+Note = Callable[[str], None]
+
+
+def stderr_note(msg: str) -> None:
+    print(f"seqgen: {msg}", file=sys.stderr)
+
+
+@dataclass
+class Run:
+    dir: Path
+    trainer: Trainer
+    data: Dataset
+    resumed: bool = False
+
+    def train(self, stop_after: int | None = None) -> dict:
+        """Train until the plan ends (or ``stop_after`` steps of this session); the summary."""
+        return self.trainer.run(stop_after=stop_after)
+
+
+def train_options() -> set[str]:
+    return {f.name for f in fields(TrainConfig)}
+
+
+def start(
+    domain: str,
+    corpus: str | Path | None = None,
+    out: str | Path | None = None,
+    options: dict[str, str] | None = None,
+    arch: str = "lstm",
+    model: dict[str, Any] | None = None,
+    train: dict[str, Any] | None = None,
+    quiet: bool = True,
+    note: Note = stderr_note,
+) -> Run:
+    """A new run of ``domain`` on ``corpus`` into ``out``. ``options`` are the domain's
+    ``-o`` options (text), ``model`` the architecture's config fields, ``train`` the
+    :class:`TrainConfig` fields the user chose (the rest are defaults, or budget sizing)."""
+    from seqgen.sizing import budget_defaults
+
+    reg = registry.load()
+    tok_cls = reg.domain(domain)
+    reg.architecture(arch)
+    settings = tok_cls.parse_options({k: str(v) for k, v in (options or {}).items()})
+    corpus = str(corpus) if corpus is not None else tok_cls.default_corpus
+    if not corpus:
+        raise SeqgenError(f"--corpus is required: domain {domain!r} has no built-in corpus")
+    model, train = dict(model or {}), dict(train or {})
+    unknown = sorted(set(train) - train_options())
+    if unknown:
+        raise SeqgenError(f"unknown training option {unknown[0]!r}")
+    sized_model, sized_train = budget_defaults(train.get("max_time"), train, model)
+    if sized_model or sized_train:
+        chosen = {**sized_model, **sized_train}
+        note(
+            f"--max-time {train['max_time']:g}: sizing the model for the budget ("
+            + " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in chosen.items())
+            + "); set any of these to choose yourself"
+        )
+        model.update(sized_model)
+        train.update(sized_train)
+    cfg = TrainConfig(**train).check()
+    out = (
+        Path(out)
+        if out is not None
+        else Path("runs") / f"{domain}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    if (out / checkpoint.LATEST).exists():
+        raise SeqgenError(
+            f"--out {out} already holds a run; continue it with --resume {out} "
+            "or choose another --out"
+        )
+    data = _prepare(tok_cls, corpus, settings, note)
+    model_cfg = _model_config(arch, model, data.tokenizer.vocab_size, note)
+    plugin = reg.domain_plugin.get(domain, "?")
+    version = reg.plugins[plugin].version if plugin in reg.plugins else "unknown"
+    info = RunInfo(domain, corpus, settings, plugin, version, arch)
+    trainer = _trainer(out, data, model_cfg, cfg, info, None, quiet, note)
+    return Run(out, trainer, data)
+
+
+def resume(
+    run_dir: str | Path,
+    corpus: str | None = None,
+    train: dict[str, Any] | None = None,
+    quiet: bool = True,
+    note: Note = stderr_note,
+    domain: str | None = None,
+) -> Run:
+    """Continue the run in ``run_dir`` from its latest checkpoint. A new limit among ``train``
+    (max_time, max_steps, epochs) replaces the old plan; other ``train`` values override."""
+    run_dir = Path(run_dir)
+    ckpt = checkpoint.load(run_dir / checkpoint.LATEST)
+    info = ckpt.run
+    if domain and domain != info.domain:
+        raise SeqgenError(f"--resume {run_dir}: that run is of domain {info.domain!r}")
+    if ckpt.tokenizer.domain != info.domain:
+        raise CheckpointError(f"{ckpt.path}: its tokenizer and its run disagree on the domain")
+    given = dict(train or {})
+    unknown = sorted(set(given) - train_options())
+    if unknown:
+        raise SeqgenError(f"unknown training option {unknown[0]!r}")
+    values = ckpt.train_config.to_dict()
+    if any(k in given for k in ("max_time", "max_steps", "epochs")):
+        values.update(max_time=None, max_steps=None, epochs=None)  # a new plan
+    values.update(given)
+    cfg = TrainConfig(**values).check()
+    reg = registry.load()
+    data = _prepare(reg.domain(info.domain), corpus or info.corpus, info.settings, note)
+    if data.tokenizer.get_state() != ckpt.tokenizer.state:
+        raise SeqgenError(
+            f"--resume {run_dir}: the corpus {corpus or info.corpus} no longer gives the run's "
+            "vocabulary"
+        )
+    try:
+        model_cfg = models.config_of(ckpt.arch, ckpt.model_config)
+    except ValueError as e:
+        raise CheckpointError(f"{ckpt.path}: the model config does not fit: {e}") from None
+    trainer = _trainer(run_dir, data, model_cfg, cfg, info, ckpt, quiet, note)
+    return Run(run_dir, trainer, data, resumed=True)
+
+
+def _prepare(tok_cls, corpus: str, settings: dict, note: Note) -> Dataset:
+    from seqgen.corpus import resolve
+    from seqgen.data import prepare
+
+    t0 = time.perf_counter()
+    spec = resolve(corpus, tok_cls.file_patterns, registry.load())
+    data = prepare(tok_cls, spec, settings=settings)
+    splits = ", ".join(f"{k} {v['tokens']:,}" for k, v in data.meta["splits"].items())
+    skipped = len(data.meta.get("skipped", {}))
+    note(
+        f"{spec.name}: {data.tokenizer.vocab_size:,} token types; tokens: {splits}"
+        + (f"; skipped {skipped} file(s)" if skipped else "")
+        + f" ({time.perf_counter() - t0:.1f} s)"
+    )
+    return data
+
+
+def _model_config(arch: str, given: dict, vocab: int, note: Note):
+    cutoffs = given.get("adaptive_cutoffs")
+    if cutoffs and cutoffs[-1] >= vocab:
+        raise SeqgenError(
+            f"--adaptive-softmax {','.join(map(str, cutoffs))}: every cutoff must be below the "
+            f"vocabulary size ({vocab:,} token types)"
+        )
+    if vocab >= 20_000 and not cutoffs and arch == "lstm":
+        note(
+            f"tip: with {vocab:,} token types the output layer is most of each step; "
+            "--adaptive-softmax 2000,10000 makes it several times cheaper"
+        )
+    try:
+        return models.config_of(arch, {"vocab_size": vocab, **given})
+    except ValueError as e:
+        raise SeqgenError(str(e).replace("unknown field", f"--arch {arch} has no option")) from None
+
+
+def _trainer(
+    out: Path,
+    data: Dataset,
+    model_cfg: Any,
+    cfg: TrainConfig,
+    info: RunInfo,
+    ckpt: Checkpoint | None,
+    quiet: bool,
+    note: Note,
+    callbacks: list[Callback] | None = None,
+) -> Trainer:
+    from seqgen.hardware import pick_device, pick_precision
+    from seqgen.optim import make_optimizer, sparse_embedding
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    precision = pick_precision(cfg.precision, device)
+    torch.manual_seed(cfg.seed)
+    model = models.build(info.arch, model_cfg)
+    _init_embeddings(model, data.tokenizer, vectors=ckpt is None)
+    model.to(device)
+    sparse_embedding(model, cfg.optimizer)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = make_optimizer(cfg.optimizer, params, cfg.lr, cfg.weight_decay)
+    train_ids = data.tokens("train")
+    if ckpt is None:
+        model.start_from_counts(np.bincount(train_ids, minlength=model_cfg.vocab_size))
+    layout = plan(len(train_ids), cfg.batch_size, cfg.seq_len)
+    if layout.shrunk:
+        note(f"corpus is small: using --batch-size {layout.batch_size} --seq-len {layout.seq_len}")
+    batcher = StreamBatcher(train_ids, layout)
+    if callbacks is None:
+        callbacks = default_callbacks(out, cfg, quiet)
+    trainer = Trainer(model, opt, data, batcher, cfg, info, device, precision, callbacks)
+    if ckpt is not None:
+        trainer.restore(ckpt)
+    return trainer
+
+
+def default_callbacks(out: Path, cfg: TrainConfig, quiet: bool) -> list[Callback]:
+    from seqgen.callbacks import Checkpointer, LossPlot, MetricsLog, ProgressBar, Samples
+
+    samples = Samples(0 if quiet else cfg.sample_length)
+    return [MetricsLog(out), samples, Checkpointer(out), LossPlot(out), ProgressBar(quiet, samples)]
+
+
+def _init_embeddings(model, tok, vectors: bool) -> None:
+    """Copy the domain's pretrained vectors (if any) into the input embedding; freeze it if
+    the domain says so."""
+    embed = model.input_embeddings()
+    given = tok.pretrained_embeddings(embed.embedding_dim) if vectors else None
+    if given is not None:
+        given = torch.as_tensor(np.asarray(given, dtype=np.float32))
+        if given.shape != embed.weight.shape:
+            raise SeqgenError(
+                f"pretrained embeddings have shape {tuple(given.shape)}, "
+                f"the model needs {tuple(embed.weight.shape)} (--embedding-size)"
+            )
+        rows = ~torch.isnan(given).any(1)
+        with torch.no_grad():
+            embed.weight[rows] = given[rows]
+    if tok.freeze_embeddings:
+        embed.weight.requires_grad_(False)
