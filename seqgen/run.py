@@ -76,7 +76,13 @@ def start(
     unknown = sorted(set(train) - train_options())
     if unknown:
         raise SeqgenError(f"unknown training option {unknown[0]!r}")
+    fields_of_arch = [f.name for f in fields(reg.architecture(arch).config_class)]
+    unknown = sorted(set(model) - set(fields_of_arch))
+    if unknown:
+        have = ", ".join(_flag(k) for k in fields_of_arch if k != "vocab_size")
+        raise SeqgenError(f"--arch {arch} has no option {_flag(unknown[0])} (its options: {have})")
     sized_model, sized_train = budget_defaults(train.get("max_time"), train, model)
+    sized_model = {k: v for k, v in sized_model.items() if k in fields_of_arch}
     if sized_model or sized_train:
         chosen = {**sized_model, **sized_train}
         note(
@@ -145,6 +151,10 @@ def resume(
         raise CheckpointError(f"{ckpt.path}: the model config does not fit: {e}") from None
     trainer = _trainer(run_dir, data, model_cfg, cfg, info, ckpt, quiet, note)
     return Run(run_dir, trainer, data, resumed=True)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-").replace("adaptive-cutoffs", "adaptive-softmax")
 
 
 def _prepare(tok_cls, corpus: str, settings: dict, note: Note) -> Dataset:

@@ -26,31 +26,35 @@ class TokenHead(LanguageModel):
     """A language model with ``embed`` (V, E), an optional ``proj`` (H -> E, with tying) and
     ``head`` (linear) or ``adaptive`` (adaptive softmax with its frequency ``rank`` buffer).
 
-    The config needs: vocab_size, embedding_size, tie_weights, adaptive_cutoffs, adaptive_div."""
+    The config needs vocab_size and embedding_size; tie_weights, adaptive_cutoffs and
+    adaptive_div are optional (off when absent)."""
 
     def build_head(self, width: int) -> None:
         """Create the output layer for features of size ``width`` (call after ``embed``)."""
         cfg = self.config
+        tie = getattr(cfg, "tie_weights", False)
+        cutoffs = getattr(cfg, "adaptive_cutoffs", None)
         self.proj = (
             nn.Linear(width, cfg.embedding_size, bias=False)
-            if cfg.tie_weights and width != cfg.embedding_size
+            if tie and width != cfg.embedding_size
             else None
         )
-        width = cfg.embedding_size if cfg.tie_weights else width
+        width = cfg.embedding_size if tie else width
         self.adaptive = None
-        if cfg.adaptive_cutoffs:
+        if cutoffs:
+            div = getattr(cfg, "adaptive_div", 4.0)
             self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(
-                width, cfg.vocab_size, list(cfg.adaptive_cutoffs), div_value=cfg.adaptive_div
+                width, cfg.vocab_size, list(cutoffs), div_value=div
             )
             # rank[id]: the token's place by training frequency, which the clusters are cut on.
             # A buffer, so the checkpoint carries it; set by start_from_counts before training.
             self.register_buffer("rank", torch.arange(cfg.vocab_size))
-            if cfg.tie_weights:  # the head's shortlist rows are the frequent tokens' embeddings
+            if tie:  # the head's shortlist rows are the frequent tokens' embeddings
                 asm = self.adaptive
                 asm.head = TiedHead(self, asm.shortlist_size, asm.n_clusters, width)
         else:
             self.head = nn.Linear(width, cfg.vocab_size)
-            if cfg.tie_weights:
+            if tie:
                 self.head.weight = self.embed.weight
 
     def input_embeddings(self) -> nn.Embedding:
