@@ -21,24 +21,16 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "wikitext-2"
 
 
-def trainer(corpus: Path, run: Path, threads: int | None):
-    from seqgen.corpus import resolve
-    from seqgen.data import prepare
-    from seqgen.model import ModelConfig
-    from seqgen.registry import load
-    from seqgen.train import RunInfo, TrainConfig, Trainer
+def trainer(corpus: Path, out: Path, threads: int | None):
+    from seqgen import run
 
-    reg = load()
-    settings = {"pretokenized": True}
-    data = prepare(reg.domain("word"), resolve(str(corpus), registry=reg), settings=settings)
-    mcfg = ModelConfig(vocab_size=data.tokenizer.vocab_size, embedding_size=200,
-                       hidden_size=200, num_layers=2, dropout=0.0,
-                       adaptive_cutoffs=[2000, 10000])  # fmt: skip
-    tcfg = TrainConfig(batch_size=20, seq_len=35, lr=20.0, optimizer="sgd", clip=0.25,
-                       max_steps=10**9, precision="fp32", device="cpu", threads=threads,
-                       sample_length=0)  # fmt: skip
-    info = RunInfo("word", str(corpus), settings, "word", "bench")
-    return Trainer(run, data, mcfg, tcfg, info, quiet=True)
+    model = {"embedding_size": 200, "hidden_size": 200, "num_layers": 2, "dropout": 0.0,
+             "adaptive_cutoffs": [2000, 10000]}  # fmt: skip
+    train = {"batch_size": 20, "seq_len": 35, "lr": 20.0, "optimizer": "sgd", "clip": 0.25,
+             "max_steps": 10**9, "precision": "fp32", "device": "cpu", "threads": threads,
+             "sample_length": 0}  # fmt: skip
+    options = {"pretokenized": "true"}
+    return run.start("word", corpus, out, options=options, model=model, train=train).trainer
 
 
 def main() -> None:

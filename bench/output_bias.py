@@ -19,31 +19,22 @@ from pathlib import Path
 
 
 def arm(init: str, args: argparse.Namespace, root: str) -> dict:
-    import torch
-
+    from seqgen import run
     from seqgen.cli.common import parse_pairs
-    from seqgen.corpus import resolve
-    from seqgen.data import prepare
     from seqgen.evaluate import target_logprobs
-    from seqgen.model import LSTMLanguageModel, ModelConfig
-    from seqgen.registry import load
-    from seqgen.train import RunInfo, TrainConfig, Trainer
+    from seqgen.models.head import TokenHead
 
-    torch.set_num_threads(args.threads)
     if init == "zero":  # the reference: nn.Linear's own bias, as before the unigram start
-        LSTMLanguageModel.init_output_bias = lambda self, counts: None
-    reg = load()
-    tok_cls = reg.domain(args.domain)
-    settings = tok_cls.parse_options(parse_pairs(args.option or []))
-    data = prepare(tok_cls, resolve(args.corpus, tok_cls.file_patterns, reg), settings=settings)
-    mcfg = ModelConfig(vocab_size=data.tokenizer.vocab_size, hidden_size=args.hidden_size,
-                       embedding_size=args.embedding_size, dropout=args.dropout)
-    tcfg = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                       max_time=args.seconds, sample_length=0, threads=args.threads,
-                       seed=args.seed, device="cpu", precision="fp32", patience=None)
-    info = RunInfo(args.domain, args.corpus, settings, "bench", "bench")
-    trainer = Trainer(Path(root) / init, data, mcfg, tcfg, info, quiet=True)
-    summary = trainer.run()
+        TokenHead.start_from_counts = lambda self, counts: None
+    model = {"hidden_size": args.hidden_size, "embedding_size": args.embedding_size,
+             "dropout": args.dropout}  # fmt: skip
+    train = {"batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
+             "max_time": args.seconds, "sample_length": 0, "threads": args.threads,
+             "seed": args.seed, "device": "cpu", "precision": "fp32", "patience": None}  # fmt: skip
+    job = run.start(args.domain, args.corpus, Path(root) / init,
+                    options=parse_pairs(args.option or []), model=model, train=train)  # fmt: skip
+    summary = job.train()
+    data, trainer = job.data, job.trainer
     out = {"init": init, "steps": summary["step"]}
     tok = data.tokenizer
     for split in ("valid", "test"):

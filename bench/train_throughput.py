@@ -19,24 +19,17 @@ import torch.nn as nn
 
 
 def seqgen_trainer(args, root: Path):
-    from seqgen.corpus import resolve
-    from seqgen.data import prepare
-    from seqgen.model import ModelConfig
-    from seqgen.registry import load
-    from seqgen.train import RunInfo, TrainConfig, Trainer
+    from seqgen import run
 
     text = root / "corpus.txt"
     rng = np.random.default_rng(0)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ.,;:!?'\n-"))
     text.write_text("".join(rng.choice(letters, 2_000_000)))
-    reg = load()
-    data = prepare(reg.domain("char"), resolve(str(text), registry=reg), settings={})
-    mcfg = ModelConfig(vocab_size=data.tokenizer.vocab_size, embedding_size=args.embedding_size,
-                       hidden_size=args.hidden_size, num_layers=args.num_layers, dropout=0.0)
-    tcfg = TrainConfig(batch_size=args.batch_size, seq_len=args.seq_len, max_steps=10**9,
-                       precision="fp32", device="cpu", sample_length=0)
-    info = RunInfo("char", str(text), {}, "char", "bench")
-    return Trainer(root / "run", data, mcfg, tcfg, info, quiet=True)
+    model = {"embedding_size": args.embedding_size, "hidden_size": args.hidden_size,
+             "num_layers": args.num_layers, "dropout": 0.0}  # fmt: skip
+    train = {"batch_size": args.batch_size, "seq_len": args.seq_len, "max_steps": 10**9,
+             "precision": "fp32", "device": "cpu", "sample_length": 0}  # fmt: skip
+    return run.start("char", text, root / "run", model=model, train=train).trainer
 
 
 class Bare:

@@ -99,8 +99,9 @@ def profile(a: argparse.Namespace) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from seqgen.model import LSTMLanguageModel, ModelConfig
-    from seqgen.train import make_optimizer
+    from seqgen.models.lstm import LSTMConfig as ModelConfig
+    from seqgen.models.lstm import LSTMLanguageModel
+    from seqgen.optim import make_optimizer
 
     if a.threads:
         torch.set_num_threads(a.threads)

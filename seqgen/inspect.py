@@ -126,6 +126,28 @@ def top_units(
     return [int(u) for u in order], r, ind
 
 
+def select(tr: Trace, layer: int | None, units: str | None, regex: str | None, top: int | None,
+           rank_by: str):  # fmt: skip
+    """(layer, the units to show, correlations, regex indicator) for ``seqgen inspect``'s
+    options: the top layer by default, the ``top`` units most correlated with ``regex``, the
+    given ``units``, or the first 32."""
+    L, H = tr.num_layers, tr.hidden_size
+    layer = L - 1 if layer is None else layer
+    if not 0 <= layer < L:
+        raise SeqgenError(f"--layer {layer}: this model has layers 0-{L - 1}")
+    ind = corr = None
+    if top is not None:
+        chosen, corr, ind = top_units(tr.values[rank_by][layer], tr.labels, regex, top)
+        return layer, chosen, corr, ind
+    chosen = parse_units(units, H) if units is not None else list(range(min(H, 32)))
+    if regex is not None:
+        ind = indicator(tr.labels, regex)
+        if not ind.any():
+            raise SeqgenError(f"--regex {regex!r} matches nothing in the text")
+        corr = correlate(tr.values[rank_by][layer], ind)
+    return layer, chosen, corr, ind
+
+
 def parse_units(spec: str, hidden_size: int) -> list[int]:
     """``"3,17,42"`` or ranges ``"0-7,12"`` to unit indexes, checked against the layer size."""
     units: list[int] = []

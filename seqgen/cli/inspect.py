@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from seqgen.errors import SeqgenError
+
 
 def inspect(
     target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
@@ -52,64 +54,16 @@ def inspect(
     --regex '"[^"]*"' --top 5 --plot quotes.png"""
     from seqgen import checkpoint
     from seqgen import inspect as look
-    from seqgen.cli.common import read_prime_file
-    from seqgen.errors import DataError, SeqgenError
 
     if plot is None and csv is None and npz is None and regex is None and not as_json:
         raise SeqgenError("nothing to do: give --plot, --csv, --npz, --json or --regex")
     if (text is None) == (prime_file is None):
         raise SeqgenError("give the input as one of --text or --prime-file")
-    if top is not None and regex is None:
-        raise SeqgenError("--top needs a --regex to rank units against")
-    if top is not None and units is not None:
-        raise SeqgenError("give --units or --top, not both")
-    if top is not None and top < 1:
-        raise SeqgenError("--top must be at least 1")
-    if rank_by not in look.QUANTITIES:
-        raise SeqgenError(f"--rank-by {rank_by}: choose one of {', '.join(look.QUANTITIES)}")
-    wanted = (
-        list(look.QUANTITIES)
-        if show.strip() == "all"
-        else [q.strip() for q in show.split(",") if q.strip()]
-    )
-    bad = [q for q in wanted if q not in look.QUANTITIES]
-    if bad or not wanted:
-        raise SeqgenError(f"--show {show}: choose from c,h,i,f,g,o (or all)")
-    if max_tokens < 1:
-        raise SeqgenError("--max-tokens must be at least 1")
-
+    wanted = _check_choices(top, regex, units, rank_by, show, max_tokens)
     model, tok = checkpoint.build(checkpoint.load(target))
-    ids: list[int] = []
-    if prime_file is not None:
-        ids = read_prime_file(tok, prime_file, limit=max_tokens + 1)
-    else:
-        try:
-            ids = list(tok.encode_prime(text))
-        except DataError as e:
-            raise DataError(str(e).replace("--prime", "--text")) from None
-    if not ids:
-        raise SeqgenError("the input is empty: nothing to inspect")
-    if len(ids) > max_tokens:
-        print(f"seqgen: using the first {max_tokens} of the input's tokens", file=sys.stderr)
-        ids = ids[:max_tokens]
-
+    ids = _input_ids(tok, text, prime_file, max_tokens)
     tr = look.run(model, tok, ids)
-    L, H = tr.num_layers, tr.hidden_size
-    if layer is None:
-        layer = L - 1
-    if not 0 <= layer < L:
-        raise SeqgenError(f"--layer {layer}: this model has layers 0-{L - 1}")
-    ind = corr = None
-    if top is not None:
-        chosen, corr, ind = look.top_units(tr.values[rank_by][layer], tr.labels, regex, top)
-    else:
-        chosen = look.parse_units(units, H) if units is not None else list(range(min(H, 32)))
-        if regex is not None:
-            ind = look.indicator(tr.labels, regex)
-            if not ind.any():
-                raise SeqgenError(f"--regex {regex!r} matches nothing in the text")
-            corr = look.correlate(tr.values[rank_by][layer], ind)
-
+    layer, chosen, corr, ind = look.select(tr, layer, units, regex, top, rank_by)
     summary = {
         "layer": layer,
         "tokens": len(ids),
@@ -129,7 +83,6 @@ def inspect(
         look.write_csv(tr, csv, layer, chosen, ind)
     if npz is not None:
         look.write_npz(tr, npz, ind, corr)
-
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     elif corr is not None:
@@ -140,3 +93,47 @@ def inspect(
     for path in (plot, csv, npz):
         if path is not None:
             print(f"seqgen: wrote {path}", file=sys.stderr)
+
+
+def _check_choices(top, regex, units, rank_by, show, max_tokens) -> list[str]:
+    """The quantities to show, after refusing option combinations that make no sense."""
+    from seqgen import inspect as look
+
+    if top is not None and regex is None:
+        raise SeqgenError("--top needs a --regex to rank units against")
+    if top is not None and units is not None:
+        raise SeqgenError("give --units or --top, not both")
+    if top is not None and top < 1:
+        raise SeqgenError("--top must be at least 1")
+    if rank_by not in look.QUANTITIES:
+        raise SeqgenError(f"--rank-by {rank_by}: choose one of {', '.join(look.QUANTITIES)}")
+    wanted = (
+        list(look.QUANTITIES)
+        if show.strip() == "all"
+        else [q.strip() for q in show.split(",") if q.strip()]
+    )
+    bad = [q for q in wanted if q not in look.QUANTITIES]
+    if bad or not wanted:
+        raise SeqgenError(f"--show {show}: choose from c,h,i,f,g,o (or all)")
+    if max_tokens < 1:
+        raise SeqgenError("--max-tokens must be at least 1")
+    return wanted
+
+
+def _input_ids(tok, text, prime_file, max_tokens: int) -> list[int]:
+    from seqgen.cli.common import read_prime_file
+    from seqgen.errors import DataError
+
+    if prime_file is not None:
+        ids = read_prime_file(tok, prime_file, limit=max_tokens + 1)
+    else:
+        try:
+            ids = list(tok.encode_prime(text))
+        except DataError as e:
+            raise DataError(str(e).replace("--prime", "--text")) from None
+    if not ids:
+        raise SeqgenError("the input is empty: nothing to inspect")
+    if len(ids) > max_tokens:
+        print(f"seqgen: using the first {max_tokens} of the input's tokens", file=sys.stderr)
+        ids = ids[:max_tokens]
+    return ids
