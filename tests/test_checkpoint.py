@@ -114,3 +114,71 @@ def test_loaded_tensors_are_on_cpu(run, tmp_path):
     """Loading maps every tensor to the CPU (map_location), whatever device saved it."""
     payload = checkpoint.load(run / "checkpoint.pt")
     assert all(t.device.type == "cpu" for t in payload.model.values())
+
+
+def _tamper(run, tmp_path, change) -> "Path":
+    raw = torch.load(run / "checkpoint.pt", weights_only=True)
+    change(raw)
+    path = tmp_path / "tampered.pt"
+    torch.save(raw, path)
+    return path
+
+
+TAMPERED = {
+    "unknown config key": lambda r: r["train_config"].update(bogus=1),
+    "missing config key": lambda r: r["model_config"].pop("hidden_size"),
+    "mistyped config": lambda r: r["train_config"].update(batch_size="many"),
+    "mistyped model config": lambda r: r["model_config"].update(num_layers=2.5),
+    "no weights": lambda r: r.update(model=[1, 2]),
+    "non-finite weights": lambda r: r["model"]["lstm.weight_hh_l0"].fill_(float("nan")),
+    "shrunk vocabulary": lambda r: r["tokenizer"].update(state='{"chars": "ab"}'),
+    "tokenizer not json": lambda r: r["tokenizer"].update(state="{not json"),
+    "swapped domain": lambda r: r["tokenizer"].update(domain="markup"),
+    "unknown arch": lambda r: r.update(arch="transformer9000"),
+    "cache nonsense": lambda r: r.update(cache={"weights": "x"}),
+    "bad progress": lambda r: r["progress"].update(step="ten"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_a_tampered_checkpoint_is_one_line(cli, run, tmp_path, case):
+    path = _tamper(run, tmp_path, TAMPERED[case])
+    code, out, err = cli("eval", path)
+    assert code == 1, (case, out, err)
+    assert err.count("\n") == 1 and "Traceback" not in err and "tampered.pt" in err, err
+
+
+def test_a_huge_declared_model_is_refused_before_allocating(run, tmp_path):
+    """A small file that declares a model of billions of weights: refused by comparing shapes on
+    the meta device, not by allocating them."""
+    import resource
+
+    path = _tamper(run, tmp_path, lambda r: r["model_config"].update(hidden_size=200_000))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CheckpointError, match="do not match"):
+        checkpoint.build(checkpoint.load(path))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200
+
+
+def test_resuming_with_another_domains_checkpoint_is_refused(cli, run, tmp_path):
+    path = _tamper(run, tmp_path, lambda r: r["run"].update(domain="word"))
+    (tmp_path / "other").mkdir()
+    path.rename(tmp_path / "other" / "checkpoint.pt")
+    code, _, err = cli("train", "--resume", tmp_path / "other", "-q")
+    assert code == 1 and "domain" in err and err.count("\n") == 1, err
+
+
+def test_format_1_fields_are_upgraded(run, tmp_path):
+    """A checkpoint written before architectures (format 1: progress at the top level, no
+    arch) loads as an LSTM with its progress."""
+    raw = torch.load(run / "checkpoint.pt", weights_only=True)
+    progress = raw.pop("progress")
+    raw.pop("arch")
+    raw.update(format_version=1, **progress)
+    raw["stream_state"] = tuple(raw["stream_state"])
+    torch.save(raw, tmp_path / "v1.pt")
+    old = checkpoint.load(tmp_path / "v1.pt")
+    assert old.arch == "lstm" and old.progress.step == progress["step"] == 3
+    model, _ = checkpoint.build(old)
+    assert model.arch == "lstm"

@@ -48,8 +48,15 @@ def restore(arch: str, config: dict[str, Any], weights: dict, where: str = "chec
     before anything of that size is allocated."""
     import torch
 
+    from seqgen import registry
     from seqgen.errors import CheckpointError
 
+    known = registry.load().architectures
+    if arch not in known:
+        raise CheckpointError(
+            f"{where}: needs architecture {arch!r}, which no installed plugin provides "
+            f"(available: {', '.join(sorted(known))})"
+        )
     try:
         cfg = config_of(arch, config)
     except (ValueError, TypeError) as e:
