@@ -18,6 +18,7 @@ import numpy as np
 
 from seqgen import checkpoint, registry
 from seqgen.checkpoint import Checkpoint
+from seqgen.errors import SeqgenError
 
 
 def train(
@@ -129,6 +130,11 @@ class Model:
         tok, run = self.tokenizer, self.checkpoint.run
         name = str(corpus) if corpus is not None else run.corpus
         spec = resolve(name, type(tok).file_patterns, registry.load())
+        if corpus is None and run.fingerprint and spec.fingerprint != run.fingerprint:
+            raise SeqgenError(
+                f"corpus {name} has changed since the run was trained; give --corpus {name} "
+                "to score its new content"
+            )
         if corpus is None:  # the run's own corpus: usually still in the token store, as trained
             data = prepare(type(tok), spec, settings=run.settings)
             if data.tokenizer.get_state() == tok.get_state():

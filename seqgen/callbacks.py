@@ -21,6 +21,8 @@ class MetricsLog(Callback):
 
     def on_start(self, trainer: Trainer) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        repair_last_line(self.path)
+        drop_rows_after(self.path, trainer.step)
         self.f = open(self.path, "a")
 
     def write(self, row: dict) -> None:
@@ -38,6 +40,46 @@ class MetricsLog(Callback):
         if self.f is not None:
             self.f.close()
             self.f = None
+
+
+def repair_last_line(path: Path) -> None:
+    """Cut a partial last line (a write cut short by a full disk or a kill), so the next row
+    starts on a line of its own and every line stays one JSON object."""
+    if not path.is_file():
+        return
+    with open(path, "rb+") as f:
+        size = f.seek(0, 2)
+        if size == 0:
+            return
+        f.seek(max(0, size - 1))
+        if f.read(1) == b"\n":
+            return
+        tail = max(0, size - (1 << 20))
+        f.seek(tail)
+        block = f.read()
+        cut = block.rfind(b"\n")
+        f.truncate(tail + cut + 1 if cut >= 0 else tail)
+
+
+def drop_rows_after(path: Path, step: int) -> None:
+    """Forget rows logged after ``step``: a run killed after logging them resumes from its last
+    checkpoint and logs those steps again."""
+    if not path.is_file():
+        return
+    lines = path.read_text(errors="replace").splitlines(keepends=True)
+    keep = [line for line in lines if _step_of(line) <= step]
+    if len(keep) != len(lines):
+        from seqgen.io import atomic_write_text
+
+        atomic_write_text(path, "".join(keep))
+
+
+def _step_of(line: str) -> float:
+    try:
+        step = json.loads(line).get("step", 0)
+    except (json.JSONDecodeError, AttributeError):
+        return 0
+    return step if isinstance(step, int | float) else 0
 
 
 class Checkpointer(Callback):

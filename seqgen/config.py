@@ -88,6 +88,7 @@ class RunInfo:
     plugin: str
     plugin_version: str
     arch: str = "lstm"
+    fingerprint: str = ""  # the corpus's content when the run started (corpus.fingerprint)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

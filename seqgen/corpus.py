@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -45,18 +46,35 @@ def _is_split_dir(path: Path) -> dict[str, list[Source]] | None:
 def _expand(arg: str, patterns: tuple[str, ...]) -> list[Path]:
     path = Path(arg).expanduser()
     if any(ch in arg for ch in "*?["):
-        return sorted(Path(p) for p in glob.glob(arg, recursive=True) if Path(p).is_file())
+        return _unique(Path(p) for p in glob.glob(arg, recursive=True) if Path(p).is_file())
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = {
+        return _unique(
             f
             for pattern in patterns
             for f in path.rglob(pattern)
             if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
-        }
-        return sorted(files)
+        )
     raise DataError(f"corpus {arg}: no such file, directory or registered corpus name")
+
+
+def _unique(files: Iterable[Path]) -> list[Path]:
+    """Each file once, however many links lead to it (a glob through a symlink loop reaches
+    the same file by endless paths; a copy in validation would leak training text)."""
+    seen: dict[str, Path] = {}
+    for f in sorted(files, key=lambda p: (len(p.parts), str(p))):
+        seen.setdefault(os.path.realpath(f), f)
+    return sorted(seen.values())
+
+
+def canonical(arg: str, registry=None) -> str:
+    """``--corpus`` as a run stores it: a registered name as it is, a path made absolute, so
+    the run finds the same files from any folder."""
+    if registry is not None and not Path(arg).exists():
+        if registry.corpus(arg) is not None or registry.corpus(arg.partition("/")[0]):
+            return arg
+    return os.path.abspath(os.path.expanduser(arg))
 
 
 def fingerprint(sources: dict[str, list[Source]], name: str) -> str:

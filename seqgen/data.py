@@ -67,6 +67,24 @@ class Dataset:
         return int(self.meta["splits"][split]["units"])
 
 
+class _IdCheck:
+    """Refuses ids a tokenizer should never give (negative, or past its vocabulary): they would
+    fail deep inside torch, or silently wrap around in the token file."""
+
+    def __init__(self, tok: Tokenizer):
+        self.tok, self.vocab = tok, tok.vocab_size
+
+    def __call__(self, ids, where: str) -> np.ndarray:
+        arr = np.asarray(ids)
+        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= self.vocab):
+            bad = arr.min() if arr.dtype.kind in "iu" and arr.min() < 0 else arr.max()
+            raise SeqgenError(
+                f"domain {self.tok.name!r} encoded {where} to id {bad!r}, outside its "
+                f"vocabulary of {self.vocab} (a bug in the plugin)"
+            )
+        return arr
+
+
 class _Writer:
     """Appends id arrays to a file; can roll back to the start of a document."""
 
@@ -224,12 +242,13 @@ def _encode_all(
     with _progress("tokenizing") as bar:
         task = bar.add_task("tokens", total=None, tokens="")
         eod = np.array([tok.eod_id], dtype=dtype)
+        check = _IdCheck(tok)
         for split in spec.sources:
             for doc, failed in sources.documents(split):
                 w = writer(doc.split or split)
                 start = w.count
                 for part in doc.parts:
-                    w.write(tok.encode(part))
+                    w.write(check(tok.encode(part), doc.name))
                     bar.update(task, tokens=f"{sum(x.count for x in writers.values()):,} tokens")
                 if failed:
                     w.rollback(start)

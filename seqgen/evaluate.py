@@ -45,6 +45,18 @@ class Score:
         }
 
 
+LOGITS_BUDGET = 1 << 25  # floats of (rows, time, vocabulary) logits one scoring call may hold
+
+
+def time_chunk(model: LanguageModel, rows: int, chunk: int) -> int:
+    """``chunk`` time steps, fewer when rows x steps x vocabulary logits would pass
+    LOGITS_BUDGET (128 MB): a corpus of a million distinct characters must not make
+    validation allocate tens of gigabytes. The state is carried across chunks, so the
+    result does not depend on it."""
+    vocab = int(getattr(model.config, "vocab_size", 1))
+    return max(1, min(chunk, LOGITS_BUDGET // max(1, rows * vocab)))
+
+
 def with_start(ids: np.ndarray, eod_id: int | None) -> np.ndarray:
     """The ids as scored: after an end-of-document token, as every document starts in training
     and sampling (so the first document is read like the others, and its first token counts)."""
@@ -81,15 +93,16 @@ def target_logprobs(
             model.train(was_training)
             return out
     streams = max(1, min(streams, n // max(chunk, 1)))
+    step = time_chunk(model, streams, chunk)
     m = n // streams
 
     def run(x: np.ndarray, y: np.ndarray, state, at: np.ndarray):
-        for t in range(0, x.shape[1], chunk):
-            xb = torch.from_numpy(x[:, t : t + chunk].astype(np.int64)).to(device)
-            yb = torch.from_numpy(y[:, t : t + chunk].astype(np.int64)).to(device)
+        for t in range(0, x.shape[1], step):
+            xb = torch.from_numpy(x[:, t : t + step].astype(np.int64)).to(device)
+            yb = torch.from_numpy(y[:, t : t + step].astype(np.int64)).to(device)
             reset = (xb == eod_id) if eod_id is not None else None
             nll, state = model.loss(xb, yb, state, reset, reduction="none")
-            out[at[:, t : t + chunk]] = -nll.float().cpu().numpy()
+            out[at[:, t : t + step]] = -nll.float().cpu().numpy()
         return state
 
     main = ids[: streams * m + 1]
@@ -129,6 +142,7 @@ def _documents_logprobs(
             x[r, : b - a] = ids[a:b]
             y[r, : b - a] = ids[a + 1 : b + 1]
         state = None
+        chunk = time_chunk(model, len(group), chunk)
         for t in range(0, width, chunk):  # in time chunks: (B, T, V) logits stay small
             live = int(np.count_nonzero(lengths > t))  # rows still running: a prefix
             if state is not None:

@@ -18,19 +18,62 @@ CHUNK_BYTES = 1 << 20
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
-    A crash, Ctrl-C or exception leaves the old file (or no file), never half a new one."""
+    A crash, Ctrl-C or exception leaves the old file (or no file), never half a new one. A
+    symlink is followed (the file it points to is replaced, the link stays); a target that is
+    not a regular file (``/dev/null``, a FIFO, a terminal) is written through, never replaced.
+    Temp files left by a process that was killed mid-write are removed on the next write."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    special = path.exists() and not path.is_file() and not path.is_dir()
+    folder = path.parent if not special else Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale(folder, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file follows the umask
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        if special:
+            _write_through(Path(tmp), path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _write_through(tmp: Path, target: Path) -> None:
+    with open(tmp, "rb") as src, open(target, "wb") as dst:
+        while block := src.read(CHUNK_BYTES):
+            dst.write(block)
+
+
+def _remove_stale(folder: Path, name: str) -> None:
+    """Delete ``.NAME.PID.*.tmp`` files whose writing process no longer runs."""
+    for old in folder.glob(f".{glob_escape(name)}.*.tmp"):
+        pid = old.name[len(name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -17,8 +17,13 @@ def loss_curve(metrics: Path, out: Path, unit: str = "token") -> None:
     import matplotlib.pyplot as plt
 
     train, val = [], []
-    for line in Path(metrics).read_text().splitlines():
-        row = json.loads(line)
+    for line in Path(metrics).read_text(errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line torn by a kill or a full disk
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int | float):
+            continue
         if "train_loss" in row:
             train.append((row["step"], row["train_loss"]))
         if "val_nats_per_token" in row:

@@ -7,6 +7,7 @@ at a time (so one broken plugin never takes the others down), and validates what
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -60,11 +61,24 @@ class Registry:
             raise SeqgenError(f"unknown domain {name!r} (available: {known})") from None
 
     def architecture(self, name: str) -> type:
+        """The class of architecture ``name``, imported on first use."""
         try:
-            return self.architectures[name]
+            found = self.architectures[name]
         except KeyError:
             known = ", ".join(sorted(self.architectures)) or "none loaded"
             raise SeqgenError(f"unknown architecture {name!r} (available: {known})") from None
+        if isinstance(found, str):
+            module, _, attr = found.partition(":")
+            plugin = self.architecture_plugin[name]
+            try:
+                found = getattr(importlib.import_module(module), attr)
+            except (Exception, SystemExit) as e:
+                raise PluginError(
+                    f"plugin {plugin!r}: architecture {name!r} failed to load ({e})"
+                ) from None
+            self._check_architecture(plugin, found, name)
+            self.architectures[name] = found
+        return found
 
     def corpus(self, name: str) -> CorpusEntry | None:
         return self.corpora.get(name)
@@ -85,17 +99,16 @@ class Registry:
         self.domains[cls.name] = cls
         self.domain_plugin[cls.name] = plugin
 
-    def _register_architecture(self, plugin: str, cls: Any) -> None:
-        from seqgen.models import LanguageModel
-
-        if not (isinstance(cls, type) and issubclass(cls, LanguageModel)):
-            raise PluginError(
-                f"plugin {plugin!r} registered {cls!r} as an architecture; "
-                "expected a seqgen.models.LanguageModel subclass"
-            )
-        name = cls.arch
-        if not isinstance(name, str) or not name.isidentifier():
-            raise PluginError(f"plugin {plugin!r}: architecture {cls.__name__} needs an `arch`")
+    def _register_architecture(self, plugin: str, cls: Any, name: str | None = None) -> None:
+        """``register(ModelClass)``, or ``register("module:Class", name="arch")`` to import
+        it (and torch) only when a run uses it."""
+        if isinstance(cls, str):
+            if not name or not name.isidentifier() or ":" not in cls:
+                raise PluginError(
+                    f"plugin {plugin!r}: a lazy architecture is register('module:Class', name=...)"
+                )
+        else:
+            name = self._check_architecture(plugin, cls, name)
         if name in self.architectures:
             other = self.architecture_plugin[name]
             raise PluginError(
@@ -104,6 +117,21 @@ class Registry:
             )
         self.architectures[name] = cls
         self.architecture_plugin[name] = plugin
+
+    @staticmethod
+    def _check_architecture(plugin: str, cls: Any, name: str | None = None) -> str:
+        from seqgen.models import LanguageModel
+
+        if not (isinstance(cls, type) and issubclass(cls, LanguageModel)):
+            raise PluginError(
+                f"plugin {plugin!r} registered {cls!r} as an architecture; "
+                "expected a seqgen.models.LanguageModel subclass"
+            )
+        if not isinstance(cls.arch, str) or not cls.arch.isidentifier():
+            raise PluginError(f"plugin {plugin!r}: architecture {cls.__name__} needs an `arch`")
+        if name is not None and name != cls.arch:
+            raise PluginError(f"plugin {plugin!r}: {cls.__name__}.arch is not {name!r}")
+        return cls.arch
 
     def _register_corpus(
         self,
@@ -134,7 +162,7 @@ class Registry:
             args = {name: kwargs[name](plugin) for name in impl.argnames}
             try:
                 impl.function(**args)
-            except Exception as e:  # a plugin bug must not break the host
+            except (Exception, SystemExit) as e:  # a plugin bug must not break the host
                 msg = e if isinstance(e, SeqgenError) else f"{type(e).__name__}: {e}"
                 self.problems.append(f"plugin {plugin!r} failed in {hook}: {msg}")
                 if plugin in self.plugins:
@@ -179,7 +207,7 @@ def load() -> Registry:
         try:
             module = ep.load()
             pm.register(module, name=ep.name)
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # SystemExit: a plugin that exits on import
             info.error = f"{type(e).__name__}: {e}"
             reg.problems.append(f"plugin {ep.name!r} failed to load: {info.error}")
             continue
@@ -201,11 +229,11 @@ def load() -> Registry:
 def _register_core(reg: Registry, pm: pluggy.PluginManager) -> None:
     """The core's own architecture registers through the same hook as a plugin's, first (so no
     plugin can take its name), whatever SEQGEN_PLUGINS says."""
-    from seqgen.models import lstm
+    from seqgen.models import builtin
 
-    pm.register(lstm, name="seqgen.lstm")
+    pm.register(builtin, name="seqgen.lstm")
     reg.plugins["seqgen.lstm"] = PluginInfo(
-        "seqgen.lstm", "seqgen.models.lstm", _own_version(), ["register_architectures"]
+        "seqgen.lstm", "seqgen.models.builtin", _own_version(), ["register_architectures"]
     )
 
 

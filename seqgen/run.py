@@ -8,6 +8,8 @@ a domain, a corpus and options into a prepared dataset, a model and a :class:`Tr
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -39,10 +41,44 @@ class Run:
     trainer: Trainer
     data: Dataset
     resumed: bool = False
+    lock: Any = None  # held on the run directory until training ends
 
     def train(self, stop_after: int | None = None) -> dict:
         """Train until the plan ends (or ``stop_after`` steps of this session); the summary."""
-        return self.trainer.run(stop_after=stop_after)
+        try:
+            return self.trainer.run(stop_after=stop_after)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+
+LOCK = ".seqgen.lock"
+
+
+@contextlib.contextmanager
+def claimed(out: Path):
+    """Hold the lock of run directory ``out`` (made if needed) or refuse in one line: two
+    trainings into one folder would overwrite each other's checkpoints. If what follows fails,
+    a folder this call made is removed again; on success the lock is yielded, still held."""
+    from filelock import FileLock, Timeout
+
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SeqgenError(
+            f"{out}: another seqgen train is using this run directory; wait for it to end "
+            "or choose another --out"
+        ) from None
+    try:
+        yield lock
+    except BaseException:
+        lock.release()
+        if made and all(p.name == LOCK for p in out.iterdir()):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def train_options() -> set[str]:
@@ -72,6 +108,9 @@ def start(
     corpus = str(corpus) if corpus is not None else tok_cls.default_corpus
     if not corpus:
         raise SeqgenError(f"--corpus is required: domain {domain!r} has no built-in corpus")
+    from seqgen.corpus import canonical
+
+    corpus = canonical(corpus, reg)
     model, train = dict(model or {}), dict(train or {})
     unknown = sorted(set(train) - train_options())
     if unknown:
@@ -98,18 +137,19 @@ def start(
         if out is not None
         else Path("runs") / f"{domain}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    if (out / checkpoint.LATEST).exists():
-        raise SeqgenError(
-            f"--out {out} already holds a run; continue it with --resume {out} "
-            "or choose another --out"
-        )
-    data = _prepare(tok_cls, corpus, settings, note)
-    model_cfg = _model_config(arch, model, data.tokenizer.vocab_size, note)
-    plugin = reg.domain_plugin.get(domain, "?")
-    version = reg.plugins[plugin].version if plugin in reg.plugins else "unknown"
-    info = RunInfo(domain, corpus, settings, plugin, version, arch)
-    trainer = _trainer(out, data, model_cfg, cfg, info, None, quiet, note)
-    return Run(out, trainer, data)
+    with claimed(out) as lock:
+        if (out / checkpoint.LATEST).exists():
+            raise SeqgenError(
+                f"--out {out} already holds a run; continue it with --resume {out} "
+                "or choose another --out"
+            )
+        data, fingerprint = _prepare(tok_cls, corpus, settings, note)
+        model_cfg = _model_config(arch, model, data.tokenizer.vocab_size, note)
+        plugin = reg.domain_plugin.get(domain, "?")
+        version = reg.plugins[plugin].version if plugin in reg.plugins else "unknown"
+        info = RunInfo(domain, corpus, settings, plugin, version, arch, fingerprint)
+        trainer = _trainer(out, data, model_cfg, cfg, info, None, quiet, note)
+    return Run(out, trainer, data, lock=lock)
 
 
 def resume(
@@ -123,6 +163,13 @@ def resume(
     """Continue the run in ``run_dir`` from its latest checkpoint. A new limit among ``train``
     (max_time, max_steps, epochs) replaces the old plan; other ``train`` values override."""
     run_dir = Path(run_dir)
+    if not (run_dir / checkpoint.LATEST).is_file():
+        raise SeqgenError(f"--resume {run_dir}: no {checkpoint.LATEST} there to continue from")
+    with claimed(run_dir) as lock:
+        return _resume(run_dir, lock, corpus, train, quiet, note, domain)
+
+
+def _resume(run_dir: Path, lock, corpus, train, quiet: bool, note: Note, domain) -> Run:
     ckpt = checkpoint.load(run_dir / checkpoint.LATEST)
     info = ckpt.run
     if domain and domain != info.domain:
@@ -139,7 +186,14 @@ def resume(
     values.update(given)
     cfg = TrainConfig(**values).check()
     reg = registry.load()
-    data = _prepare(reg.domain(info.domain), corpus or info.corpus, info.settings, note)
+    data, fingerprint = _prepare(
+        reg.domain(info.domain), corpus or info.corpus, info.settings, note
+    )
+    if corpus is None and info.fingerprint and fingerprint != info.fingerprint:
+        raise SeqgenError(
+            f"--resume {run_dir}: the corpus {info.corpus} has changed since the run started; "
+            "give --corpus to continue on the new content (the run will not be exact)"
+        )
     if data.tokenizer.get_state() != ckpt.tokenizer.state:
         raise SeqgenError(
             f"--resume {run_dir}: the corpus {corpus or info.corpus} no longer gives the run's "
@@ -150,14 +204,14 @@ def resume(
     except ValueError as e:
         raise CheckpointError(f"{ckpt.path}: the model config does not fit: {e}") from None
     trainer = _trainer(run_dir, data, model_cfg, cfg, info, ckpt, quiet, note)
-    return Run(run_dir, trainer, data, resumed=True)
+    return Run(run_dir, trainer, data, resumed=True, lock=lock)
 
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-").replace("adaptive-cutoffs", "adaptive-softmax")
 
 
-def _prepare(tok_cls, corpus: str, settings: dict, note: Note) -> Dataset:
+def _prepare(tok_cls, corpus: str, settings: dict, note: Note) -> tuple[Dataset, str]:
     from seqgen.corpus import resolve
     from seqgen.data import prepare
 
@@ -171,7 +225,7 @@ def _prepare(tok_cls, corpus: str, settings: dict, note: Note) -> Dataset:
         + (f"; skipped {skipped} file(s)" if skipped else "")
         + f" ({time.perf_counter() - t0:.1f} s)"
     )
-    return data
+    return data, spec.fingerprint
 
 
 def _model_config(arch: str, given: dict, vocab: int, note: Note):

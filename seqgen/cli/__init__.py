@@ -46,11 +46,52 @@ app.command("corpora")(corpora.corpora)
 app.add_typer(plugins.app, name="plugins")
 
 
+_OWNERS: dict[str | None, str] = {}  # command name -> who registered it ("seqgen": built in)
+
+
+def _own_commands() -> None:
+    for c in app.registered_commands:
+        _OWNERS[c.name or c.callback.__name__.replace("_", "-")] = "seqgen"
+    for g in app.registered_groups:
+        _OWNERS[g.name] = "seqgen"
+
+
+_own_commands()
+
+
 def _plugin_commands() -> None:
     from seqgen import registry
 
     reg = registry.load()
-    reg.call("register_commands", cli=lambda plugin: app)
+    reg.call("register_commands", cli=lambda plugin: _Guarded(app, plugin))
+
+
+class _Guarded:
+    """What a plugin's ``register_commands`` gets: the app's ``command`` and ``add_typer``,
+    refusing a name that is already taken (a plugin must not replace ``train``)."""
+
+    def __init__(self, app: typer.Typer, plugin: str):
+        self._app, self._plugin = app, plugin
+
+    def _check(self, name: str | None) -> None:
+        from seqgen.errors import PluginError
+
+        owner = _OWNERS.setdefault(name, self._plugin)
+        if owner != self._plugin:  # the same plugin may register again (a second main() call)
+            raise PluginError(f"plugin {self._plugin!r} tried to replace the command {name!r}")
+
+    def command(self, name: str | None = None, **kwargs):
+        real = self._app.command(name, **kwargs)
+
+        def decorator(func):
+            self._check(name or func.__name__.replace("_", "-"))
+            return real(func)
+
+        return decorator
+
+    def add_typer(self, sub: typer.Typer, name: str | None = None, **kwargs):
+        self._check(name or sub.info.name)
+        return self._app.add_typer(sub, name=name, **kwargs)
 
 
 def main() -> None:

@@ -9,10 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from seqgen.errors import SeqgenError
-from seqgen.models.base import LanguageModel, State, Stepper
-from seqgen.models.head import NumpyHead, TokenHead
 
 __all__ = ["LanguageModel", "NumpyHead", "State", "Stepper", "TokenHead", "build", "config_of"]
+_LAZY = {"LanguageModel": "base", "State": "base", "Stepper": "base", "TokenHead": "head",
+         "NumpyHead": "head"}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """The protocol's classes, imported (with torch) on first use: registering the built-in
+    architecture must not make `seqgen --help` load torch."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"seqgen.models.{_LAZY[name]}"), name)
+    raise AttributeError(name)
 
 
 def architecture(name: str) -> type[LanguageModel]:

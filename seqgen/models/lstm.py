@@ -20,7 +20,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from seqgen.hookspecs import hookimpl
 from seqgen.models.base import State, Stepper
 from seqgen.models.head import NumpyHead, TokenHead
 
@@ -173,8 +172,3 @@ class LSTMStepper(Stepper):
             hs[i], cs[i] = cell(np.concatenate([x, h_all[i]], 1) @ w + b, c_all[i], gates)
             x = hs[i]
         return self.head(x), (hs, cs)
-
-
-@hookimpl
-def register_architectures(register):
-    register(LSTMLanguageModel)
