@@ -6,9 +6,12 @@ The LSTM is the built-in one (``models/lstm.py``); a plugin adds another through
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqgen.errors import SeqgenError
+
+if TYPE_CHECKING:
+    from seqgen.models.base import LanguageModel
 
 __all__ = ["LanguageModel", "NumpyHead", "State", "Stepper", "TokenHead", "build", "config_of"]
 _LAZY = {"LanguageModel": "base", "State": "base", "Stepper": "base", "TokenHead": "head",
