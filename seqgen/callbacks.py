@@ -83,15 +83,15 @@ def _step_of(line: str) -> float:
 
 
 class Checkpointer(Callback):
-    """``checkpoint.pt`` after every validation and on Ctrl-C, ``best.pt`` when validation
-    improved (or there is none); a session that took no step still leaves a checkpoint."""
+    """``checkpoint.pt`` before the first step, after every validation and on Ctrl-C;
+    ``best.pt`` when validation improved (or there is none)."""
 
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
-        self.start_step = 0
 
     def on_start(self, trainer: Trainer) -> None:
-        self.start_step = trainer.step
+        if not (self.run_dir / checkpoint.LATEST).exists():  # resumable from the first step
+            checkpoint.save(self.run_dir / checkpoint.LATEST, trainer.checkpoint())
 
     def on_validation(self, trainer: Trainer, row: dict, improved: bool) -> None:
         ckpt = trainer.checkpoint()
@@ -102,16 +102,13 @@ class Checkpointer(Callback):
     def on_interrupt(self, trainer: Trainer) -> None:
         checkpoint.save(self.run_dir / checkpoint.LATEST, trainer.checkpoint())
 
-    def on_end(self, trainer: Trainer, summary: dict) -> None:
-        if trainer.step == self.start_step and not summary["interrupted"]:
-            checkpoint.save(self.run_dir / checkpoint.LATEST, trainer.checkpoint())
-
 
 class LossPlot(Callback):
-    """``loss.png``: training and validation loss against step, redrawn at each validation."""
+    """``loss.png``: training and validation loss against step, redrawn after a validation at
+    most every ``every`` seconds (matplotlib takes ~0.3 s a drawing) and at the end."""
 
-    def __init__(self, run_dir: Path):
-        self.run_dir = Path(run_dir)
+    def __init__(self, run_dir: Path, every: float = 30.0):
+        self.run_dir, self.every, self.drawn = Path(run_dir), every, -float("inf")
 
     def draw(self, trainer: Trainer) -> None:
         from seqgen.plot import loss_curve
@@ -119,9 +116,11 @@ class LossPlot(Callback):
         metrics = self.run_dir / "metrics.jsonl"
         if metrics.is_file():
             loss_curve(metrics, self.run_dir / "loss.png", trainer.data.tokenizer.unit)
+        self.drawn = time.perf_counter()
 
     def on_validation(self, trainer: Trainer, row: dict, improved: bool) -> None:
-        self.draw(trainer)
+        if time.perf_counter() - self.drawn >= self.every:
+            self.draw(trainer)
 
     def on_end(self, trainer: Trainer, summary: dict) -> None:
         self.draw(trainer)

@@ -145,9 +145,9 @@ class Trainer:
         start_step, last_eval, row = p.step, p.train_time, {}
         stopped_early = interrupted = False
         tokens_per_step = self.batcher.layout.batch_size * self.batcher.layout.seq_len
-        self.emit("on_start")
         loss_sum, loss_n, window = 0.0, 0, 0.0
         with self._deferred_interrupt(), self._closing():
+            self.emit("on_start")
             while not sched.finished(p.step, p.train_time):
                 t0 = time.perf_counter()
                 loss = self.train_step()
