@@ -200,6 +200,18 @@ def prepare(
         tok = tokenizer or tok_cls.from_state(meta["tokenizer"])
         return Dataset(final, tok, meta)
 
+    try:
+        return _prepare_fresh(tok_cls, spec, settings, tokenizer, split, key, final)
+    except (SeqgenError, OSError, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # plugin code is not trusted to raise only DataError
+        raise DataError(
+            f"corpus {spec.name}: the {tok_cls.name} domain failed while reading it "
+            f"({type(e).__name__}: {str(e)[:160]})"
+        ) from None
+
+
+def _prepare_fresh(tok_cls, spec, settings, tokenizer, split: bool, key: str, final: Path):
     tok = tokenizer or tok_cls(settings=dict(settings or {}))
     sources = _Sources(spec, tok)
     if tokenizer is None:

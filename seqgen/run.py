@@ -115,6 +115,7 @@ def start(
     unknown = sorted(set(train) - train_options())
     if unknown:
         raise SeqgenError(f"unknown training option {unknown[0]!r}")
+    TrainConfig(**train).check()  # before anything is read or printed
     fields_of_arch = [f.name for f in fields(reg.architecture(arch).config_class)]
     unknown = sorted(set(model) - set(fields_of_arch))
     if unknown:
@@ -122,6 +123,7 @@ def start(
         raise SeqgenError(f"--arch {arch} has no option {_flag(unknown[0])} (its options: {have})")
     sized_model, sized_train = budget_defaults(train.get("max_time"), train, model)
     sized_model = {k: v for k, v in sized_model.items() if k in fields_of_arch}
+    _model_config(arch, {**sized_model, **model}, None, note)  # sizes checked up front
     if sized_model or sized_train:
         chosen = {**sized_model, **sized_train}
         note(
@@ -228,7 +230,14 @@ def _prepare(tok_cls, corpus: str, settings: dict, note: Note) -> tuple[Dataset,
     return data, spec.fingerprint
 
 
-def _model_config(arch: str, given: dict, vocab: int, note: Note):
+def _model_config(arch: str, given: dict, vocab: int | None, note: Note):
+    """The architecture's typed config; with ``vocab`` None, only the given sizes are checked
+    (before the corpus is read)."""
+    if vocab is None:
+        try:
+            return models.config_of(arch, {"vocab_size": 1, **given})
+        except ValueError as e:
+            raise SeqgenError(str(e)) from None
     cutoffs = given.get("adaptive_cutoffs")
     if cutoffs and cutoffs[-1] >= vocab:
         raise SeqgenError(

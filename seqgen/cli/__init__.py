@@ -3,6 +3,7 @@ imported until a command runs, so `seqgen --help` answers at once."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -107,4 +108,17 @@ def main() -> None:
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"seqgen: error: {where}{e.strerror or e}", file=sys.stderr)
+        sys.exit(1)
+    except MemoryError:
+        print("seqgen: error: out of memory (try a smaller --batch-size or model)", file=sys.stderr)
+        sys.exit(1)
+    except Exception as e:  # the last net: a bug (ours or a plugin's) is still one line
+        if os.environ.get("SEQGEN_DEBUG"):
+            raise
+        detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        print(
+            f"seqgen: error: unexpected {type(e).__name__}: {detail} "
+            "(a bug; SEQGEN_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         sys.exit(1)
