@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from seqgen.errors import SeqgenError
@@ -33,6 +35,7 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
+@functools.cache
 def bf16_supported(device: torch.device) -> bool:
     """bf16 LSTM kernels exist on CUDA (Ampere+) and on CPUs with AVX512-BF16 or AMX."""
     if device.type == "cuda":

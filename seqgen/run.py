@@ -115,7 +115,7 @@ def start(
     unknown = sorted(set(train) - train_options())
     if unknown:
         raise SeqgenError(f"unknown training option {unknown[0]!r}")
-    TrainConfig(**train).check()  # before anything is read or printed
+    _check_hardware(TrainConfig(**train).check())  # before anything is read or printed
     fields_of_arch = [f.name for f in fields(reg.architecture(arch).config_class)]
     unknown = sorted(set(model) - set(fields_of_arch))
     if unknown:
@@ -207,6 +207,12 @@ def _resume(run_dir: Path, lock, corpus, train, quiet: bool, note: Note, domain)
         raise CheckpointError(f"{ckpt.path}: the model config does not fit: {e}") from None
     trainer = _trainer(run_dir, data, model_cfg, cfg, info, ckpt, quiet, note)
     return Run(run_dir, trainer, data, resumed=True, lock=lock)
+
+
+def _check_hardware(cfg: TrainConfig) -> None:
+    from seqgen.hardware import pick_device, pick_precision
+
+    pick_precision(cfg.precision, pick_device(cfg.device))
 
 
 def _flag(name: str) -> str:
