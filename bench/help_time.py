@@ -29,13 +29,17 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     runs = ap.parse_args().runs
     seqgen = shutil.which("seqgen") or "seqgen"
-    print(json.dumps({
-        "runs": runs,
-        "seqgen_help_s": round(timed([seqgen, "--help"], runs), 3),
-        "seqgen_train_help_s": round(timed([seqgen, "train", "--help"], runs), 3),
-        "python_pass_s": round(timed([sys.executable, "-c", "pass"], runs), 3),
-        "python_import_torch_s": round(timed([sys.executable, "-c", "import torch"], 3), 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "runs": runs,
+                "seqgen_help_s": round(timed([seqgen, "--help"], runs), 3),
+                "seqgen_train_help_s": round(timed([seqgen, "train", "--help"], runs), 3),
+                "python_pass_s": round(timed([sys.executable, "-c", "pass"], runs), 3),
+                "python_import_torch_s": round(timed([sys.executable, "-c", "import torch"], 3), 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -63,9 +63,18 @@ def main() -> None:
     with mp.get_context("spawn").Pool(2) as pool:
         zero, unigram = pool.starmap(arm, [("zero", args, root), ("unigram", args, root)])
     key = next(k for k in zero if k.startswith("valid_"))
-    print(json.dumps({"corpus": args.corpus, "seconds": args.seconds, "zero": zero,
-                      "unigram": unigram, "valid_ratio": round(unigram[key] / zero[key], 4)},
-                     indent=1))
+    print(
+        json.dumps(
+            {
+                "corpus": args.corpus,
+                "seconds": args.seconds,
+                "zero": zero,
+                "unigram": unigram,
+                "valid_ratio": round(unigram[key] / zero[key], 4),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

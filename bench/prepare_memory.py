@@ -17,16 +17,19 @@ import tempfile
 import time
 from pathlib import Path
 
-WRAP = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-        "r = subprocess.run(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
-        "time.perf_counter() - t, r.returncode)")
+WRAP = (
+    "import resource, subprocess, sys, time; t = time.perf_counter(); "
+    "r = subprocess.run(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+    "time.perf_counter() - t, r.returncode)"
+)
 
 
 def peak(cmd: list[str], env: dict) -> dict:
     """Run cmd in a fresh wrapper process; its children's peak RSS is cmd's alone."""
-    out = subprocess.run([sys.executable, "-c", WRAP, *cmd], env=env, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", WRAP, *cmd], env=env, check=True, capture_output=True, text=True
+    )
     kb, seconds, code = out.stdout.split()[-3:]
     if int(code) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
@@ -54,12 +57,36 @@ def main() -> None:
         size_mb = round(big.stat().st_size / 1e6, 1)
         t0 = time.perf_counter()
         prep = peak(["seqgen", "prepare", "--domain", "char", "--corpus", str(big)], env)
-        train = peak(["seqgen", "train", "--domain", "char", "--corpus", str(big),
-                      "--max-steps", str(args.steps), "--eval-every", str(args.steps),
-                      "--val-tokens", "200000", "--out", str(tmp / "run"), "-q"], env)
-        print(json.dumps({"file_mb": size_mb, "prepare": prep,
-                          f"train_{args.steps}_steps_cached": train,
-                          "total_s": round(time.perf_counter() - t0, 1)}))
+        train = peak(
+            [
+                "seqgen",
+                "train",
+                "--domain",
+                "char",
+                "--corpus",
+                str(big),
+                "--max-steps",
+                str(args.steps),
+                "--eval-every",
+                str(args.steps),
+                "--val-tokens",
+                "200000",
+                "--out",
+                str(tmp / "run"),
+                "-q",
+            ],
+            env,
+        )
+        print(
+            json.dumps(
+                {
+                    "file_mb": size_mb,
+                    "prepare": prep,
+                    f"train_{args.steps}_steps_cached": train,
+                    "total_s": round(time.perf_counter() - t0, 1),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -21,13 +21,26 @@ DEFAULT = HERE.parent.parent / "shared" / "corpora" / "tinyshakespeare" / "input
 
 def run(seconds: float, corpus: Path, extra: list[str], root: Path) -> dict:
     out = root / f"run-{seconds:g}s"
-    cmd = ["seqgen", "train", "--domain", "char", "--corpus", str(corpus),
-           "--max-time", str(seconds), "--out", str(out), "-q", *extra]
+    cmd = [
+        "seqgen",
+        "train",
+        "--domain",
+        "char",
+        "--corpus",
+        str(corpus),
+        "--max-time",
+        str(seconds),
+        "--out",
+        str(out),
+        "-q",
+        *extra,
+    ]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - t0
-    ev = subprocess.run(["seqgen", "eval", str(out), "--json"], check=True,
-                        capture_output=True, text=True)
+    ev = subprocess.run(
+        ["seqgen", "eval", str(out), "--json"], check=True, capture_output=True, text=True
+    )
     report = json.loads(ev.stdout)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     tps = [r["tokens_per_s"] for r in rows if "tokens_per_s" in r]
@@ -47,9 +60,13 @@ def run(seconds: float, corpus: Path, extra: list[str], root: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, nargs="+", default=[270.0])
-    ap.add_argument("--corpus", type=Path,
-                    default=Path(os.environ.get("SEQGEN_CORPORA", DEFAULT.parent.parent))
-                    / "tinyshakespeare" / "input.txt")
+    ap.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path(os.environ.get("SEQGEN_CORPORA", DEFAULT.parent.parent))
+        / "tinyshakespeare"
+        / "input.txt",
+    )
     ap.add_argument("--keep", type=Path, help="keep runs here (default: a temp dir)")
     ap.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more train options")
     args = ap.parse_args()

@@ -38,8 +38,9 @@ class Bare:
     def __init__(self, args, vocab: int):
         torch.manual_seed(0)
         self.emb = nn.Embedding(vocab, args.embedding_size)
-        self.lstm = nn.LSTM(args.embedding_size, args.hidden_size, args.num_layers,
-                            batch_first=True)
+        self.lstm = nn.LSTM(
+            args.embedding_size, args.hidden_size, args.num_layers, batch_first=True
+        )
         self.head = nn.Linear(args.hidden_size, vocab)
         self.params = [*self.emb.parameters(), *self.lstm.parameters(), *self.head.parameters()]
         self.opt = torch.optim.AdamW(self.params, lr=1e-3)
@@ -85,15 +86,20 @@ def main() -> None:
                 times[name].append((time.perf_counter() - t0) / args.steps)
     tokens = args.batch_size * args.seq_len
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(json.dumps({
-        "shape": vars(args),
-        "threads": torch.get_num_threads(),
-        "seqgen_tokens_per_s": round(tokens / med["seqgen"]),
-        "bare_tokens_per_s": round(tokens / med["bare"]),
-        "ratio_seqgen_over_bare": round(med["bare"] / med["seqgen"], 3),
-        "per_round_ratios": [round(b / s, 3) for s, b in zip(times["seqgen"], times["bare"],
-                                                             strict=True)],
-    }))
+    print(
+        json.dumps(
+            {
+                "shape": vars(args),
+                "threads": torch.get_num_threads(),
+                "seqgen_tokens_per_s": round(tokens / med["seqgen"]),
+                "bare_tokens_per_s": round(tokens / med["bare"]),
+                "ratio_seqgen_over_bare": round(med["bare"] / med["seqgen"], 3),
+                "per_round_ratios": [
+                    round(b / s, 3) for s, b in zip(times["seqgen"], times["bare"], strict=True)
+                ],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def test_loaded_tensors_are_on_cpu(run, tmp_path):
     assert all(t.device.type == "cpu" for t in payload.model.values())
 
 
-def _tamper(run, tmp_path, change) -> "Path":
+def _tamper(run, tmp_path, change):
     raw = torch.load(run / "checkpoint.pt", weights_only=True)
     change(raw)
     path = tmp_path / "tampered.pt"

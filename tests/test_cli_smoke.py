@@ -7,9 +7,26 @@ def test_train_generate_eval(cli, tmp_path):
     text = tmp_path / "abc.txt"
     text.write_text("the cat sat on the mat. " * 300)
     run = tmp_path / "run"
-    code, _, err = cli("train", "-d", "char", "-c", text, "--out", run, "--max-steps", "60",
-                       "--hidden-size", "32", "--embedding-size", "16", "--batch-size", "4",
-                       "--seq-len", "32", "-q")
+    code, _, err = cli(
+        "train",
+        "-d",
+        "char",
+        "-c",
+        text,
+        "--out",
+        run,
+        "--max-steps",
+        "60",
+        "--hidden-size",
+        "32",
+        "--embedding-size",
+        "16",
+        "--batch-size",
+        "4",
+        "--seq-len",
+        "32",
+        "-q",
+    )
     assert code == 0, err
     assert (run / "checkpoint.pt").is_file() and (run / "loss.png").is_file()
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -24,8 +41,16 @@ def test_train_generate_eval(cli, tmp_path):
     code, out, err = cli("eval", run, "--json")
     assert code == 0, err
     report = json.loads(out)
-    for key in ("nats_per_token", "bits_per_token", "perplexity", "tokens", "unit", "units",
-                "nats_per_unit", "bits_per_unit"):
+    for key in (
+        "nats_per_token",
+        "bits_per_token",
+        "perplexity",
+        "tokens",
+        "unit",
+        "units",
+        "nats_per_unit",
+        "bits_per_unit",
+    ):
         assert key in report
     assert report["unit"] == "character" and report["units"] > 0
     assert 0 < report["nats_per_token"] < 5

@@ -3,8 +3,7 @@ half-written output file."""
 
 import pytest
 
-TINY = ("--hidden-size", "16", "--embedding-size", "8", "--batch-size", "2", "--seq-len", "8",
-        "-q")
+TINY = ("--hidden-size", "16", "--embedding-size", "8", "--batch-size", "2", "--seq-len", "8", "-q")
 
 
 def one_line(err: str) -> str:
@@ -93,9 +92,11 @@ def test_help_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys; sys.argv=['seqgen','--help']\n"
-            "from seqgen.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules, 'torch imported at startup'")
+    code = (
+        "import sys; sys.argv=['seqgen','--help']\n"
+        "from seqgen.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported at startup'"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

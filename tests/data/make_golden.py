@@ -17,8 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TRAIN = [
     "--max-steps", "60", "--lr", "1e-2", "--seed", "5", "--hidden-size", "24",
-    "--embedding-size", "8", "--batch-size", "4", "--seq-len", "16", "--dropout", "0.2", "--precision", "fp32",
-    "--threads", "1", "--eval-every", "10", "-q",
+    "--embedding-size", "8", "--batch-size", "4", "--seq-len", "16", "--dropout", "0.2",
+    "--precision", "fp32", "--threads", "1", "--eval-every", "10", "-q",
 ]  # fmt: skip
 GENERATE = ["--length", "120", "--seed", "3", "--temperature", "0.9", "-q"]
 # The second run covers the other heads and the sampler's extras: words, a tied adaptive
