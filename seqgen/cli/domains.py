@@ -26,8 +26,13 @@ def domains(name: str = typer.Argument(None, help="Show this domain's options.")
     console.print(
         f"unit: {cls.unit}; output: {cls.output_suffix}; plugin: {reg.domain_plugin[name]}"
     )
-    if getattr(cls, "default_corpus", None):
+    if cls.default_corpus:
         console.print(f"default corpus: {cls.default_corpus}")
+    if cls.renders:
+        made = ", ".join(f"--{k} ({'/'.join(v)})" for k, v in cls.renders.items())
+        console.print(f"seqgen generate can also write: {made}")
+    if cls.measures:
+        console.print(f"samples measured in: {', '.join(f'--{m}' for m in cls.measures)}")
     if not cls.options:
         console.print("no options")
         return
