@@ -30,16 +30,25 @@ def info(msg: str) -> None:
 
 
 def read_prime_file(tok, path, limit: int | None = None) -> list[int]:
-    """Ids of the first document in ``path`` (read the domain's way), at most ``limit``."""
+    """Ids of the first document in ``path`` (read the domain's way), at most ``limit``; a file
+    past the prime-size limits is refused (seqgen.limits)."""
+    from pathlib import Path
+
+    from seqgen import limits
     from seqgen.errors import SeqgenError
 
+    path = Path(path)
     if not path.is_file():
         raise SeqgenError(f"--prime-file {path}: no such file")
+    limits.check("prime_bytes", path.stat().st_size, f"--prime-file {path} (bytes)")
+    cap = limits.limit("prime_tokens") if limit is None else limit
     ids: list[int] = []
     for doc in tok.read(path):
         for part in doc.parts:
             ids.extend(int(i) for i in tok.encode(part))
-            if limit is not None and len(ids) >= limit:
-                return ids[:limit]
+            if len(ids) > cap:
+                if limit is not None:
+                    return ids[:limit]
+                limits.check("prime_tokens", len(ids), f"--prime-file {path} (tokens)")
         break
     return ids
