@@ -13,6 +13,7 @@ DEFAULTS = {
     "prime_tokens": 1_000_000,  # tokens of priming (--prime and --prime-file together)
     "length": 10_000_000,  # tokens generate may draw per sample (--length, or by --seconds)
     "samples": 10_000,  # --num-samples (a batch)
+    "logits": 1 << 28,  # batch x seq-len x vocabulary of a full-softmax training step (1 GB)
 }
 
 

@@ -146,6 +146,7 @@ def start(
                 "or choose another --out"
             )
         data, fingerprint = _prepare(tok_cls, corpus, settings, note)
+        _check_logits(cfg, model, data.tokenizer.vocab_size)
         model_cfg = _model_config(arch, model, data.tokenizer.vocab_size, note)
         plugin = reg.domain_plugin.get(domain, "?")
         version = reg.plugins[plugin].version if plugin in reg.plugins else "unknown"
@@ -207,6 +208,22 @@ def _resume(run_dir: Path, lock, corpus, train, quiet: bool, note: Note, domain)
         raise CheckpointError(f"{ckpt.path}: the model config does not fit: {e}") from None
     trainer = _trainer(run_dir, data, model_cfg, cfg, info, ckpt, quiet, note)
     return Run(run_dir, trainer, data, resumed=True, lock=lock)
+
+
+def _check_logits(cfg: TrainConfig, model: dict, vocab: int) -> None:
+    """A full softmax holds batch x seq-len x vocabulary logits (and their gradients) per
+    step; a corpus of a million distinct symbols must not make that tens of gigabytes."""
+    from seqgen import limits
+
+    if model.get("adaptive_cutoffs"):
+        return
+    size = cfg.batch_size * cfg.seq_len * vocab
+    if size > limits.limit("logits"):
+        raise SeqgenError(
+            f"{vocab:,} token types x --batch-size {cfg.batch_size} x --seq-len {cfg.seq_len} "
+            f"is {size:,} logits a step (over {limits.limit('logits'):,}): use "
+            "--adaptive-softmax, a smaller batch, or raise SEQGEN_MAX_LOGITS"
+        )
 
 
 def _check_hardware(cfg: TrainConfig) -> None:

@@ -1,0 +1,152 @@
+"""Time and peak memory of seqgen on small hostile inputs ("bombs"), each in its own process.
+
+    python bench/hostile_limits.py [--only NAME]
+
+Every bomb must end (refused in one line, or done) within a few seconds and a few hundred MB.
+Prints one JSON object: per bomb, exit code, seconds, peak RSS in MB and the last stderr line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def midi_long_note(d: Path) -> Path:
+    """A 44-byte type-0 MIDI file: one note held for about 16 million beats."""
+    events = b"\x00\x90\x3c\x40" + b"\xff\xff\xff\x7f\x80\x3c\x00" + b"\x00\xff\x2f\x00"
+    track = b"MTrk" + struct.pack(">I", len(events)) + events
+    path = d / "bomb.mid"
+    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + track)
+    return path
+
+
+def million_chars(d: Path) -> Path:
+    """A 4 MB text of a million distinct characters."""
+    chars = [chr(c) for c in range(0x4E00, 0x4E00 + 20_000)] + [
+        chr(c) for c in range(0x20000, 0x20000 + 980_000)
+    ]
+    path = d / "chars.txt"
+    path.write_text("".join(chars), encoding="utf-8")
+    return path
+
+
+def markup_pi(d: Path) -> Path:
+    path = d / "pi.xml"
+    path.write_text("<?" * 100_000)
+    return path
+
+
+def small_text(d: Path) -> Path:
+    path = d / "small.txt"
+    path.write_text("a small ordinary text, nothing odd\n" * 300)
+    return path
+
+
+def symlink_loop(d: Path) -> Path:
+    root = d / "loop"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "text.txt").write_text("one file, reachable by endless paths\n" * 100)
+    (root / "a" / "again").symlink_to(root / "a")
+    return root
+
+
+def run(cmd: list[str], env: dict) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    lines = [x for x in err.splitlines() if x.strip()]
+    return {
+        "exit": proc.returncode,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "peak_mb": round(usage.ru_maxrss / 1024, 1),
+        "stderr_lines": len(lines),
+        "last_line": lines[-1][:200] if lines else "",
+    }
+
+
+def bombs(d: Path, seqgen: list[str]) -> dict[str, list[str]]:
+    tiny = ["--hidden-size", "16", "--embedding-size", "8", "--max-steps", "2", "-q"]
+    run_dir = d / "run"
+    return {
+        "baseline_python_torch": [sys.executable, "-c", "import torch"],
+        "midi_long_note": [*seqgen, "prepare", "-d", "midi", "-c", str(midi_long_note(d))],
+        "million_distinct_chars": [
+            *seqgen,
+            "train",
+            "-d",
+            "char",
+            "-c",
+            str(million_chars(d)),
+            "--out",
+            str(d / "chars-run"),
+            *tiny,
+        ],  # fmt: skip
+        "markup_repeated_pi": [*seqgen, "prepare", "-d", "markup", "-c", str(markup_pi(d))],
+        "train_small_run": [
+            *seqgen,
+            "train",
+            "-d",
+            "char",
+            "-c",
+            str(small_text(d)),
+            "--out",
+            str(run_dir),
+            *tiny,
+        ],  # fmt: skip
+        "prime_file_50mb": [
+            *seqgen,
+            "generate",
+            str(run_dir),
+            "--prime-file",
+            str(big_file(d)),
+            "-n",
+            "5",
+            "-q",
+        ],  # fmt: skip
+        "length_a_billion": [*seqgen, "generate", str(run_dir), "--length", "1000000000", "-q"],
+        "glob_symlink_loop": [
+            *seqgen,
+            "prepare",
+            "-d",
+            "char",
+            "-c",
+            str(symlink_loop(d)) + "/**/*.txt",
+        ],  # fmt: skip
+    }
+
+
+def big_file(d: Path) -> Path:
+    path = d / "big.txt"
+    with open(path, "wb") as f:
+        f.write(b"a" * (50 << 20))
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", action="append")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        env = {**os.environ, "SEQGEN_CACHE": str(d / "cache")}
+        cmds = bombs(d, [sys.executable, "-m", "seqgen"])
+        report = {}
+        for name, cmd in cmds.items():
+            if args.only and name not in args.only and name != "train_small_run":
+                continue
+            report[name] = run(cmd, env)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
