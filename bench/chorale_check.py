@@ -87,7 +87,8 @@ def main() -> None:
     from seqgen import checkpoint, registry
     from seqgen.corpus import resolve
     from seqgen.data import prepare
-    from seqgen.sample import SampleConfig, generate
+    from seqgen.decode import DecodeConfig as SampleConfig
+    from seqgen.decode import decode as generate
 
     torch.set_num_threads(1)
     ckpt = checkpoint.load(a.run)
@@ -98,15 +99,15 @@ def main() -> None:
         seed=a.seed,
         temperature=a.temperature,
         until=("bars", a.bars),
-        cache=None if a.no_cache else checkpoint.cache_of(ckpt),
+        cache=None if a.no_cache else ckpt.cache,
     )
     samples = generate(model, tok, cfg)
     a.out.mkdir(parents=True, exist_ok=True)
     for suffix in (".mid", ".wav", ".png"):
         tok.write(samples[0], a.out / f"chorale{suffix}")
-    run = ckpt["run"]
-    data = prepare(type(tok), resolve(run["corpus"], type(tok).file_patterns, registry.load()),
-                   settings=run["settings"])  # fmt: skip
+    run = ckpt.run
+    data = prepare(type(tok), resolve(run.corpus, type(tok).file_patterns, registry.load()),
+                   settings=run.settings)  # fmt: skip
     split = "valid" if "valid" in data.splits else data.splits[0]
     reference = frames_of(np.asarray(data.tokens(split)).tolist(), ON, FRAME, tok.eod_id)
     generated = [frames_of(s, ON, FRAME, tok.eod_id)[0] for s in samples if any(s)]

@@ -1,6 +1,6 @@
 """Run one bench script against two source trees side by side, alternating, and report medians.
 
-    python bench/compare_trees.py --base ../base --rounds 3 -- bench/train_throughput.py --hidden-size 256
+    python bench/compare_trees.py --base ../base --rounds 3 -- bench/train_throughput.py
 
 ``--base`` is another checkout of seqgen (e.g. ``git worktree add ../base HEAD~5``); the script
 runs once per round under each tree (this tree first, then the base), with that tree's

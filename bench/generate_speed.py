@@ -14,9 +14,11 @@ import time
 
 import torch
 
+from seqgen.decode import DecodeConfig as SampleConfig
+from seqgen.decode import decode as generate
 from seqgen.doccache import BOUNDS, CacheWeights
-from seqgen.model import LSTMLanguageModel, ModelConfig
-from seqgen.sample import SampleConfig, generate
+from seqgen.models.lstm import LSTMConfig as ModelConfig
+from seqgen.models.lstm import LSTMLanguageModel
 from seqgen.tokenizer import Tokenizer
 
 
@@ -60,12 +62,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     torch.manual_seed(0)
-    model = LSTMLanguageModel(ModelConfig(args.vocab, args.embedding_size, args.hidden_size,
-                                          args.num_layers, dropout=0.0)).eval()
+    model = LSTMLanguageModel(
+        ModelConfig(args.vocab, args.embedding_size, args.hidden_size, args.num_layers, dropout=0.0)
+    ).eval()
     tok = Ids(args.vocab)
     cfg = SampleConfig(length=args.tokens, seed=0, stop_at_eod=False)
-    cached = SampleConfig(length=args.tokens, seed=0, stop_at_eod=False,
-                          cache=CacheWeights(weights=[0.5] * len(BOUNDS), near=[0.5] * len(BOUNDS)))
+    cached = SampleConfig(
+        length=args.tokens,
+        seed=0,
+        stop_at_eod=False,
+        cache=CacheWeights(weights=[0.5] * len(BOUNDS), near=[0.5] * len(BOUNDS)),
+    )
     times = {"seqgen": [], "nn_lstm_per_step": [], "seqgen_cache": []}
     for _ in range(args.rounds):
         t0 = time.perf_counter()
@@ -79,15 +86,19 @@ def main() -> None:
         per_step_lstm(model, args.tokens)
         times["nn_lstm_per_step"].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(json.dumps({
-        "shape": vars(args),
-        "threads": torch.get_num_threads(),
-        "seqgen_tokens_per_s": round(args.tokens / med["seqgen"]),
-        "nn_lstm_per_step_tokens_per_s": round(args.tokens / med["nn_lstm_per_step"]),
-        "speedup": round(med["nn_lstm_per_step"] / med["seqgen"], 2),
-        "seqgen_cache_tokens_per_s": round(args.tokens / med["seqgen_cache"]),
-        "cache_slowdown": round(med["seqgen_cache"] / med["seqgen"], 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "shape": vars(args),
+                "threads": torch.get_num_threads(),
+                "seqgen_tokens_per_s": round(args.tokens / med["seqgen"]),
+                "nn_lstm_per_step_tokens_per_s": round(args.tokens / med["nn_lstm_per_step"]),
+                "speedup": round(med["nn_lstm_per_step"] / med["seqgen"], 2),
+                "seqgen_cache_tokens_per_s": round(args.tokens / med["seqgen_cache"]),
+                "cache_slowdown": round(med["seqgen_cache"] / med["seqgen"], 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

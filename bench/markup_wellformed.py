@@ -54,7 +54,8 @@ def measure(run: Path, n: int, length: int, seed: int, constrained: bool) -> dic
     import torch
 
     from seqgen import checkpoint
-    from seqgen.sample import SampleConfig, generate
+    from seqgen.decode import DecodeConfig as SampleConfig
+    from seqgen.decode import decode as generate
 
     torch.set_num_threads(1)
     model, tok = checkpoint.build(checkpoint.load(run))

@@ -3,7 +3,7 @@
 For each of the seven registered corpora ``bits-1-1`` ... ``bits-10-10`` (zeros:ones per
 period) this trains seqgen's LSTMLanguageModel with ONE layer of hidden size 1 (a single LSTM
 cell), and, where one cell does not learn the pattern, hidden size 2, 4, 8, ... It reports the
-steps to convergence, checks that greedy generation (``seqgen.sample.generate``) continues the
+steps to convergence, checks that greedy generation (``seqgen.decode.decode``) continues the
 pattern exactly for 600 symbols after a two-period prime, draws the loss curves and the cell
 state of each model in one figure, and prints a JSON summary::
 
@@ -33,8 +33,10 @@ import torch
 from seqgen import registry
 from seqgen.corpus import resolve
 from seqgen.data import prepare
-from seqgen.model import LSTMLanguageModel, ModelConfig
-from seqgen.sample import SampleConfig, generate
+from seqgen.decode import DecodeConfig as SampleConfig
+from seqgen.decode import decode as generate
+from seqgen.models.lstm import LSTMConfig as ModelConfig
+from seqgen.models.lstm import LSTMLanguageModel
 
 PATTERNS = ("bits-1-1", "bits-3-1", "bits-5-1", "bits-10-1", "bits-20-1", "bits-5-5", "bits-10-10")
 SIZES = (1, 2, 4, 8, 16)  # hidden sizes tried, smallest first
@@ -245,22 +247,22 @@ def figure(results: list[dict], out: Path) -> None:
 
 def save_checkpoint(r: dict, path: Path) -> None:
     """A checkpoint ``seqgen generate`` and ``seqgen inspect`` can load."""
+    from dataclasses import asdict
+
     from seqgen import checkpoint
+    from seqgen.config import RunInfo, TrainConfig
 
     tok = r["tokenizer"]
     checkpoint.save(
         path,
-        {
-            "model": r["model"].state_dict(),
-            "model_config": r["model"].cfg.to_dict(),
-            "tokenizer": {
-                "domain": tok.name,
-                "plugin": "char",
-                "plugin_version": "",
-                "state": tok.get_state(),
-            },
-            "run": {"corpus": r["pattern"], "example": "examples/bit_patterns.py"},
-        },
+        checkpoint.Checkpoint(
+            arch="lstm",
+            model_config=asdict(r["model"].cfg),
+            model=r["model"].state_dict(),
+            tokenizer=checkpoint.TokenizerInfo(tok.name, "char", "", tok.get_state()),
+            run=RunInfo("char", r["pattern"], {}, "char", "examples/bit_patterns.py"),
+            train_config=TrainConfig(),
+        ),
     )
 
 

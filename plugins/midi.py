@@ -148,6 +148,7 @@ class MidiTokenizer(Tokenizer):
         "*.mat",
     )
     default_corpus = "music21:bach"
+    renders = {"audio": (".wav",), "plot": (".png",)}
     options = (
         Option(
             "encoding",

@@ -397,16 +397,17 @@ def neighbours(
     from seqgen import checkpoint
 
     ckpt = checkpoint.load(target)
-    domain = ckpt["tokenizer"]["domain"]
+    domain = ckpt.tokenizer.domain
     if domain != WordTokenizer.name:
-        raise SeqgenError(f"{ckpt['path']}: a {domain!r} model; neighbours needs a word model")
+        raise SeqgenError(f"{ckpt.path}: a {domain!r} model; neighbours needs a word model")
     model, tok = checkpoint.build(ckpt)
     assert isinstance(tok, WordTokenizer)
     ids = tok.ids_of(word)
     if not ids:
-        raise SeqgenError(f"{word!r} is not in the vocabulary of {ckpt['path']}")
+        raise SeqgenError(f"{word!r} is not in the vocabulary of {ckpt.path}")
     with torch.no_grad():
-        emb = torch.nn.functional.normalize(model.embed.weight.float(), dim=1)
+        weight = model.input_embeddings().weight
+        emb = torch.nn.functional.normalize(weight.float(), dim=1)
         query = torch.nn.functional.normalize(emb[ids].mean(0), dim=0)
         sims = emb @ query
     sims[: tok.n_special] = -2.0  # specials are no words

@@ -52,6 +52,13 @@ class MatchCache:
         self.ptr = -1  # index in `seen` of the candidate, or -1
         self.length = 0  # tokens matched before the candidate
 
+    def copy(self) -> MatchCache:
+        """An independent copy (beam search forks hypotheses)."""
+        new = MatchCache(self.k)
+        new.seen, new.table = list(self.seen), dict(self.table)
+        new.ptr, new.length = self.ptr, self.length
+        return new
+
     def push(self, token: int) -> None:
         """Append a token of the document (the first one after a reset is its start)."""
         seen, k = self.seen, self.k

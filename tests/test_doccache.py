@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from seqgen import checkpoint
+from seqgen.decode import with_cache as _with_cache
 from seqgen.doccache import BOUNDS, MIN_BUCKET, NEAR, CacheWeights, MatchCache, fit, scan
 from seqgen.evaluate import cached_logprobs, fit_cache, target_logprobs, with_start
 from seqgen.models.lstm import LSTMConfig as ModelConfig
 from seqgen.models.lstm import LSTMLanguageModel
-from seqgen.sample import _with_cache
 
 EOD = 0
 

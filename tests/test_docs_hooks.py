@@ -70,7 +70,7 @@ def test_parsers_find_the_contract():
     assert {"read", "encode", "eod_id", "name", "sample_corpus", "settings"} <= set(
         public_members("Tokenizer")
     )
-    assert set(public_members("Constraint")) == {"mask", "advance", "finish"}
+    assert set(public_members("Constraint")) == {"mask", "advance", "finish", "copy"}
 
 
 @pytest.mark.parametrize("hook", hooks())

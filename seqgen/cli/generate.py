@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from seqgen.errors import SeqgenError
+
 
 def generate(
     target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
@@ -28,6 +30,14 @@ def generate(
         None, help="Sample from the smallest set holding this probability."
     ),
     greedy: bool = typer.Option(False, "--greedy", help="Always take the likeliest token."),
+    beam: int = typer.Option(
+        1, "--beam", help="Beam search: keep this many likeliest continuations [1: sample]."
+    ),
+    length_penalty: float = typer.Option(
+        1.0,
+        "--length-penalty",
+        help="Beam search ranks log p / length^A: 0 favours short samples, 1 none [1].",
+    ),
     prime: str = typer.Option(None, "--prime", "-p", help="Text the samples continue."),
     prime_file: Path = typer.Option(None, help="A file (in the domain's format) to continue."),
     seed: int = typer.Option(None, help="Random seed: the same seed gives the same samples."),
@@ -38,8 +48,12 @@ def generate(
         help="Write the sample in the domain's native format (FILE-2, FILE-3, ... "
         "for more samples).",
     ),
-    audio: Path = typer.Option(None, "--audio", help="Also render the sample as audio (.wav)."),
-    plot: Path = typer.Option(None, "--plot", help="Also draw the sample as a picture (.png)."),
+    audio: Path = typer.Option(
+        None, "--audio", help="Also render the sample as audio (.wav; music domains)."
+    ),
+    plot: Path = typer.Option(
+        None, "--plot", help="Also draw the sample as a picture (.png; music domains)."
+    ),
     cache: bool = typer.Option(
         True,
         "--cache/--no-cache",
@@ -48,72 +62,106 @@ def generate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print samples to stdout."),
 ) -> None:
     """Generate from a trained model. Example: seqgen generate runs/char --prime "ROMEO:" """
-
-    from seqgen import checkpoint
-    from seqgen.cli.common import read_prime_file
-    from seqgen.errors import SeqgenError
-    from seqgen.sample import SampleConfig, check_until
-    from seqgen.sample import generate as draw
+    from seqgen import api
+    from seqgen.decode import DecodeConfig
 
     goals = [(name, v) for name, v in (("seconds", seconds), ("bars", bars)) if v is not None]
     if len(goals) > 1:
         raise SeqgenError("give --seconds or --bars, not both")
-    if any(v <= 0 for _, v in goals):
-        raise SeqgenError(f"--{goals[0][0]} must be positive")
-    if length is None:
-        length = 100_000 if goals else 500
-    if num_samples < 1 or length < 0:
-        raise SeqgenError("--num-samples must be at least 1 and --length not negative")
-    ckpt = checkpoint.load(target)
-    model, tok = checkpoint.build(ckpt)
-    check_until(tok, goals[0] if goals else None)  # before anything is printed
-    ids: list[int] = []
-    if prime_file is not None:
-        ids = read_prime_file(tok, prime_file)
-    if prime:
-        ids.extend(tok.encode_prime(prime))
-    cfg = SampleConfig(
-        length=length,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        greedy=greedy,
-        num_samples=num_samples,
-        seed=seed,
+    cfg = DecodeConfig(
+        length=(100_000 if goals else 500) if length is None else length,
+        temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, beam=beam,
+        length_penalty=length_penalty, num_samples=num_samples, seed=seed,
         until=goals[0] if goals else None,
-        cache=checkpoint.cache_of(ckpt) if cache else None,
-    )
-    stream = not quiet and num_samples == 1
-    pending: list[int] = []
+    ).check()  # fmt: skip
+    model = api.load(target)
+    tok = model.tokenizer
+    extras = _renders(tok, {"audio": audio, "plot": plot})
+    from seqgen.decode import check_until
 
-    def on_token(i: int, t: int) -> None:
-        # Buffer tokens that decode to a partial character (byte tokens) until they complete.
-        pending.append(t)
-        text = tok.to_text(pending)
-        if text.endswith("\ufffd") and len(pending) < 4:
+    check_until(tok, cfg.until)  # before anything is printed
+    ids = _prime_ids(model, prime, prime_file)
+    cfg.cache = model.checkpoint.cache if cache else None
+    stream = not quiet and num_samples == 1 and beam == 1
+    printer = _Printer(tok) if stream else None
+    if printer and ids:
+        sys.stdout.write(tok.to_text(ids))
+    samples = model.generate_ids(ids, on_token=printer, **_fields(cfg))
+    if printer:
+        printer.flush()
+    elif not quiet:
+        for k, s in enumerate(samples, 1):
+            typer.echo(f"--- sample {k} ---" if len(samples) > 1 else tok.to_text(ids + s))
+            if len(samples) > 1:
+                typer.echo(tok.to_text(ids + s))
+    _write(tok, ids, samples, out, extras)
+
+
+def _fields(cfg) -> dict:
+    from dataclasses import fields
+
+    return {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "cache"}
+
+
+def _renders(tok, asked: dict) -> list:
+    """The --audio/--plot files asked for, refused unless the domain declares them."""
+    wanted = []
+    for option, path in asked.items():
+        if path is None:
+            continue
+        suffixes = tok.renders.get(option)
+        if not suffixes:
+            raise SeqgenError(f"--{option} {path}: the {tok.name} domain cannot render {option}")
+        if path.suffix.lower() not in suffixes:
+            raise SeqgenError(
+                f"--{option} {path}: the {tok.name} domain writes {'/'.join(suffixes)}"
+            )
+        wanted.append(path)
+    return wanted
+
+
+def _prime_ids(model, prime: str | None, prime_file: Path | None) -> list[int]:
+    """The prime's ids; a domain that cannot read the text says so in one line."""
+    try:
+        return model.encode(prime, prime_file)
+    except (SeqgenError, OSError):
+        raise
+    except Exception as e:  # a plugin's own exception on text it does not understand
+        what = f"--prime {prime!r}" if prime else f"--prime-file {prime_file}"
+        domain = model.tokenizer.name
+        raise SeqgenError(f"{what}: the {domain} domain cannot read it ({e})") from None
+
+
+class _Printer:
+    """Streams tokens to stdout, holding back byte tokens until they make a character."""
+
+    def __init__(self, tok):
+        self.tok, self.pending = tok, []
+
+    def __call__(self, i: int, t: int) -> None:
+        self.pending.append(t)
+        text = self.tok.to_text(self.pending)
+        if text.endswith("\ufffd") and len(self.pending) < 4:
             return
         sys.stdout.write(text)
         sys.stdout.flush()
-        pending.clear()
+        self.pending.clear()
 
-    if stream and ids:
-        sys.stdout.write(tok.to_text(ids))
-    samples = draw(model, tok, cfg, prime=ids, on_token=on_token if stream else None)
-    if stream:
-        if pending:
-            sys.stdout.write(tok.to_text(pending))
+    def flush(self) -> None:
+        if self.pending:
+            sys.stdout.write(self.tok.to_text(self.pending))
         sys.stdout.write("\n")
-    elif not quiet:
-        for k, s in enumerate(samples, 1):
-            typer.echo(f"--- sample {k} ---")
-            typer.echo(tok.to_text(ids + s))
+
+
+def _write(tok, ids: list[int], samples: list[list[int]], out: Path | None, extras) -> None:
+    """The samples in the domain's native format (FILE, FILE-2, ...) and the first one's
+    renderings; the domain's ``write`` dispatches on the suffix."""
+    targets = []
     if out is not None:
         for k, s in enumerate(samples, 1):
             path = out if k == 1 else out.with_name(f"{out.stem}-{k}{out.suffix}")
-            tok.write(ids + s, path)
-            print(f"seqgen: wrote {path}", file=sys.stderr)
-    # The domain's `write` dispatches on the suffix (raising SeqgenError for one it cannot write).
-    for extra in (audio, plot):
-        if extra is not None:
-            tok.write(ids + samples[0], extra)
-            print(f"seqgen: wrote {extra}", file=sys.stderr)
+            targets.append((path, s))
+    targets += [(path, samples[0]) for path in extras]
+    for path, s in targets:
+        tok.write(ids + s, path)
+        print(f"seqgen: wrote {path}", file=sys.stderr)

@@ -1,0 +1,271 @@
+"""Decoding: feed a prime once, then choose one token at a time with the state carried (never
+re-run a window). Each sample is a :class:`Hypothesis`: its ids, its row of the stepper's
+state, the domain's constraint and clock and the document cache that follow it, and its model
+log-probability. A chooser decides what comes next:
+
+- sampling: temperature, then top-k, then top-p (nucleus), drawn from the rest;
+- greedy: the likeliest token;
+- beam search (``beam`` > 1): the ``beam`` best continuations by log-probability, hypotheses
+  forked (their constraint, clock and cache copied) where one parent has several children.
+
+The document cache (if the run has one) is mixed in first, so temperature 1 draws from exactly
+the distribution `seqgen eval` scores; then the domain's constraint masks what may not follow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqgen import limits
+from seqgen.doccache import CacheWeights, MatchCache, mix_probs
+from seqgen.errors import SeqgenError
+from seqgen.tokenizer import Tokenizer
+
+OnToken = Callable[[int, int], None]
+
+
+@dataclass
+class DecodeConfig:
+    length: int = 500  # tokens to draw per sample (the prime not counted)
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    greedy: bool = False
+    beam: int = 1  # > 1: beam search with this many hypotheses
+    length_penalty: float = 1.0  # beam: score = log p / length**alpha (0: total log p)
+    num_samples: int = 1
+    seed: int | None = None
+    stop_at_eod: bool = True
+    until: tuple[str, float] | None = None  # (measure, amount): stop when a sample spans it
+    cache: CacheWeights | None = None  # mix the document cache in (a run trained with --cache)
+
+    def check(self) -> DecodeConfig:
+        """SeqgenError naming the first option no decoding can use."""
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise SeqgenError(f"--temperature {self.temperature}: give a positive number")
+        if self.top_k is not None and self.top_k < 1:
+            raise SeqgenError(f"--top-k {self.top_k}: must be at least 1")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise SeqgenError(f"--top-p {self.top_p}: give a number above 0, at most 1")
+        if self.length < 0:
+            raise SeqgenError(f"--length {self.length}: must not be negative")
+        limits.check("length", self.length, "--length")
+        if self.num_samples < 1:
+            raise SeqgenError(f"--num-samples {self.num_samples}: must be at least 1")
+        limits.check("samples", self.num_samples, "--num-samples")
+        if self.seed is not None and not 0 <= self.seed < 2**63:
+            raise SeqgenError(f"--seed {self.seed}: give a whole number from 0 to 2^63-1")
+        if self.until is not None and not (math.isfinite(self.until[1]) and self.until[1] > 0):
+            raise SeqgenError(f"--{self.until[0]} {self.until[1]}: give a positive number")
+        self._check_beam()
+        return self
+
+    def _check_beam(self) -> None:
+        if self.beam < 1:
+            raise SeqgenError(f"--beam {self.beam}: must be at least 1")
+        if not math.isfinite(self.length_penalty) or self.length_penalty < 0:
+            raise SeqgenError(f"--length-penalty {self.length_penalty}: give 0 or more")
+        if self.beam == 1:
+            return
+        sampling = self.temperature != 1.0 or self.top_k or self.top_p or self.greedy
+        if sampling:
+            raise SeqgenError(
+                "--beam searches for the likeliest samples: --temperature, --top-k, --top-p "
+                "and --greedy are for sampling"
+            )
+        if self.num_samples > self.beam:
+            raise SeqgenError(
+                f"--num-samples {self.num_samples} is more than --beam {self.beam} can return"
+            )
+
+
+def check_until(tok: Tokenizer, until: tuple[str, float] | None) -> None:
+    """Refuse a length in a measure (seconds, bars) the domain's clock does not count."""
+    if until is not None and until[0] not in tok.measures:
+        raise SeqgenError(
+            f"--{until[0]}: the {tok.name} domain measures samples in tokens only; use --length"
+        )
+
+
+class Hypothesis:
+    """One sample in the making: what it has emitted, and everything that follows it."""
+
+    def __init__(self, tok: Tokenizer, cfg: DecodeConfig, prime: Sequence[int]):
+        self.ids: list[int] = []
+        self.logprob, self.done = 0.0, False
+        self.constraint = tok.constraint()
+        self.clock = tok.clock() if cfg.until else None
+        self.cache = MatchCache(cfg.cache.min_match) if cfg.cache else None
+        context = [tok.eod_id, *prime]  # every document starts after the end-of-document token
+        for t in prime:
+            for follower in (self.constraint, self.clock):
+                if follower is not None:
+                    follower.advance(int(t))
+        for t in context if self.cache is not None else ():
+            self.cache.feed(int(t), tok.eod_id)
+        self.start = self.clock.elapsed(cfg.until[0]) if self.clock else 0.0
+
+    def fork(self) -> Hypothesis:
+        """An independent copy: its constraint, clock and cache advance on their own."""
+        h = object.__new__(Hypothesis)
+        h.ids, h.logprob, h.done, h.start = list(self.ids), self.logprob, self.done, self.start
+        h.constraint = self.constraint.copy() if self.constraint is not None else None
+        h.clock = self.clock.copy() if self.clock is not None else None
+        h.cache = self.cache.copy() if self.cache is not None else None
+        return h
+
+    def push(self, t: int, tok: Tokenizer, cfg: DecodeConfig) -> None:
+        """Emit token ``t``: advance the followers; done at end-of-document or at the goal."""
+        self.ids.append(t)
+        if self.cache is not None:
+            self.cache.feed(t, tok.eod_id)
+        if self.constraint is not None:
+            self.constraint.advance(t)
+        if cfg.stop_at_eod and t == tok.eod_id:
+            self.done = True
+        if self.clock is not None:
+            self.clock.advance(t)
+            if self.clock.elapsed(cfg.until[0]) - self.start >= cfg.until[1]:
+                self.done = True
+
+    def close(self, tok: Tokenizer) -> list[int]:
+        """Tokens that close what is still open when the sample was cut (not by its own end)."""
+        if self.constraint is None or (self.ids and self.ids[-1] == tok.eod_id):
+            return []
+        tail = list(self.constraint.finish())
+        self.ids.extend(tail)
+        return tail
+
+
+def shape(logits: np.ndarray, hyps: list[Hypothesis], tok: Tokenizer, cfg: DecodeConfig,
+          first: bool) -> np.ndarray:  # fmt: skip
+    """(B, V) logits as the choosers see them: the cache mixed in, an end-of-document refused
+    as the first token (an empty sample is never what was asked for), the constraints' masks."""
+    if cfg.cache is not None:
+        logits = with_cache(logits, [h.cache for h in hyps], cfg.cache)
+    if first and cfg.length > 1:
+        logits[:, tok.eod_id] = -np.inf
+    for i, h in enumerate(hyps):
+        allowed = h.constraint.mask() if h.constraint is not None else None
+        if allowed is not None:
+            logits[i, ~allowed] = -np.inf
+    return logits
+
+
+@torch.inference_mode()
+def decode(
+    model,
+    tok: Tokenizer,
+    cfg: DecodeConfig,
+    prime: Sequence[int] = (),
+    on_token: OnToken | None = None,
+) -> list[list[int]]:
+    """``cfg.num_samples`` continuations of ``prime`` (ids): the new ids of each sample (the
+    prime excluded), closed by the domain's constraint if cut short. ``on_token(i, id)`` is
+    called for every token as it is chosen (for beam search: the winners', at the end)."""
+    cfg.check()
+    check_until(tok, cfg.until)
+    limits.check("prime_tokens", len(prime), "the prime (tokens)")
+    model.eval()
+    if cfg.beam > 1:
+        from seqgen.beam import beam_search
+
+        return beam_search(model, tok, cfg, prime, on_token)
+    return _sample(model, tok, cfg, prime, on_token)
+
+
+def read_prime(model, tok: Tokenizer, prime: Sequence[int], rows: int):
+    """The prime (after the end-of-document token) in one fused pass: the last logits (rows,
+    V) and the stepper with its state."""
+    x = torch.tensor([[tok.eod_id, *prime]] * rows, dtype=torch.long)
+    logits, state = model(x)
+    stepper = model.stepper()
+    return logits[:, -1].float().cpu().numpy(), stepper, stepper.start(state)
+
+
+def _sample(model, tok, cfg: DecodeConfig, prime, on_token: OnToken | None) -> list[list[int]]:
+    """Sampling or greedy: all samples as one batch; finished ones ride along (so the random
+    draws, and with them the samples of a seed, do not depend on when others finish)."""
+    n = cfg.num_samples
+    rng = np.random.default_rng(cfg.seed)
+    hyps = [Hypothesis(tok, cfg, prime) for _ in range(n)]
+    logits, stepper, state = read_prime(model, tok, prime, n)
+    for step in range(cfg.length):
+        logits = shape(logits, hyps, tok, cfg, first=step == 0)
+        if cfg.greedy:
+            nxt = logits.argmax(-1)
+        else:
+            nxt = draw(softmax(filter_logits(logits, cfg)), rng)
+        for i, t in enumerate(nxt.tolist()):
+            if not hyps[i].done:
+                hyps[i].push(t, tok, cfg)
+                if on_token is not None:
+                    on_token(i, t)
+        if all(h.done for h in hyps):
+            break
+        logits, state = stepper.step(nxt, state)
+    for i, h in enumerate(hyps):
+        for t in h.close(tok):
+            if on_token is not None:
+                on_token(i, t)
+    return [h.ids for h in hyps]
+
+
+def filter_logits(logits: np.ndarray, cfg: DecodeConfig) -> np.ndarray:
+    """Temperature, then top-k, then top-p on (B, V) logits (dropped entries become -inf)."""
+    logits = logits / max(cfg.temperature, 1e-6)
+    if cfg.top_k is not None and 0 < cfg.top_k < logits.shape[-1]:
+        kth = np.partition(logits, -cfg.top_k, axis=-1)[:, -cfg.top_k, None]
+        logits = np.where(logits < kth, -np.inf, logits)
+    if cfg.top_p is not None and 0 < cfg.top_p < 1:
+        order = np.argsort(-logits, axis=-1)
+        ranked = np.take_along_axis(logits, order, -1)
+        probs = softmax(ranked)
+        drop = np.cumsum(probs, -1) - probs >= cfg.top_p  # keep the first token past p
+        np.put_along_axis(logits, order, np.where(drop, -np.inf, ranked), -1)
+    return logits
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        m = x.max(-1, keepdims=True)
+        return x - m - np.log(np.exp(x - m).sum(-1, keepdims=True))
+
+
+def draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row of (B, V) probabilities, by inverse transform sampling."""
+    u = rng.random((probs.shape[0], 1)) * probs.sum(-1, keepdims=True)
+    return np.minimum((np.cumsum(probs, -1) < u).sum(-1), probs.shape[1] - 1)
+
+
+def with_cache(logits: np.ndarray, caches: list[MatchCache], w: CacheWeights) -> np.ndarray:
+    """(B, V) logits of the model with each sample's cache candidate mixed in (as
+    log-probabilities; unchanged when no sample has a weighted match)."""
+    cands, lengths, gaps = np.array([c.candidate() for c in caches]).T
+    lams = w.of(lengths, gaps)
+    if not lams.any():  # no sample has a match worth mixing in: the model's logits as they are
+        return logits
+    with np.errstate(divide="ignore"):
+        return np.log(mix_probs(softmax(logits), cands.tolist(), lams.tolist()))
+
+
+@torch.inference_mode()
+def sequence_logprob(model, tok: Tokenizer, prime: Sequence[int], ids: Sequence[int]) -> float:
+    """The model's log-probability of ``ids`` after ``prime`` (after the end-of-document
+    token), from one full forward pass: what beam search maximises, computed independently."""
+    model.eval()
+    seq = [tok.eod_id, *prime, *ids]
+    logits, _ = model(torch.tensor([seq[:-1]], dtype=torch.long))
+    logp = torch.log_softmax(logits[0].float(), -1)
+    start = len(prime)  # logits[start + k] predicts ids[k]
+    return float(sum(logp[start + k, t] for k, t in enumerate(ids)))
