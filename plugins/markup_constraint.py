@@ -23,6 +23,7 @@ tokens the mask would refuse (a ``--prime`` may hold anything) and makes the bes
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -137,6 +138,13 @@ class XMLConstraint(Constraint):
         self.digits = 0
         self.ret = TEXT  # where a character reference returns to
         self.dash = False  # last comment character was "-"
+
+    def copy(self) -> XMLConstraint:
+        """Shares the grammar (read-only masks and tables); copies the lexer state."""
+        new = copy.copy(self)
+        new.stack = [_Frame(f.name, list(f.wiki)) for f in self.stack]
+        new.used = set(self.used)
+        return new
 
     # --- mask --------------------------------------------------------------------------------
     def mask(self) -> np.ndarray:

@@ -599,6 +599,13 @@ class PerformanceConstraint(Constraint):
         self.base = np.ones(VOCAB, dtype=bool)
         self.base[FRAME] = False  # frames-only token
 
+    def copy(self) -> PerformanceConstraint:
+        """Shares the read-only base mask; copies which notes sound."""
+        new = object.__new__(PerformanceConstraint)
+        new.base, new.cur = self.base, self.cur
+        new.sounding = {prog: set(notes) for prog, notes in self.sounding.items()}
+        return new
+
     def mask(self) -> np.ndarray:
         m = self.base.copy()
         on = self.sounding.get(self.cur, ())

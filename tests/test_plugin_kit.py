@@ -139,6 +139,34 @@ class WritesUnreadable(Good):
         Path(path).write_bytes(b"\xff\xfe\x00 not utf-8")
 
 
+class SharedHistory(Constraint):
+    """Forbids repeating the last token; its copy shares the history list (the bug)."""
+
+    def __init__(self, vocab_size, seen=None):
+        self.vocab_size, self.seen = vocab_size, seen if seen is not None else []
+
+    def mask(self):
+        m = np.ones(self.vocab_size, bool)
+        if self.seen:
+            m[self.seen[-1]] = False
+        return m
+
+    def advance(self, token):
+        self.seen.append(token)
+
+    def copy(self):
+        return SharedHistory(self.vocab_size, self.seen)
+
+
+class CopiesShallowly(Good):
+    def constraint(self):
+        return SharedHistory(self.vocab_size)
+
+
+class RendersBadly(Good):
+    renders = {"audio": "wav"}
+
+
 BROKEN = [
     (NoDescription, "contract", "description is empty"),
     (YieldsStrings, "read", "yield seqgen.tokenizer.Document"),
@@ -152,6 +180,8 @@ BROKEN = [
     (MasksEverything, "constraint", "always leave at least one token allowed"),
     (WritesNothing, "write_read", "created no file"),
     (WritesUnreadable, "write_read", "write() must produce the format read() accepts"),
+    (CopiesShallowly, "copy", "changed the original"),
+    (RendersBadly, "declarations", "map an option name to a tuple of suffixes"),
 ]
 
 
