@@ -21,7 +21,7 @@ from seqgen_plugins.midi import (  # noqa: E402
     VOCAB,
     MidiTokenizer,
 )
-from seqgen_plugins.midi_io import DRUMS  # noqa: E402
+from seqgen_plugins.midi.io import DRUMS  # noqa: E402
 
 from seqgen.errors import DataError  # noqa: E402
 

@@ -1,0 +1,266 @@
+"""The midi tokenizer: reading, the fixed vocabulary's options and augmentation, and output; the
+encoding (``performance`` or ``frames``) is an object chosen once, in its own module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from seqgen_plugins.midi.frames import Frames
+from seqgen_plugins.midi.io import (
+    DRUMS,
+    MIDI_SUFFIXES,
+    SCORE_SUFFIXES,
+    Piece,
+    note_for_user,
+    read_mat,
+    read_midi,
+    read_scores,
+    write_piece,
+)
+from seqgen_plugins.midi.performance import Performance
+from seqgen_plugins.midi.vocab import (
+    DENS,
+    EOD,
+    FRAME,
+    N_PROG,
+    OFF,
+    ON,
+    PROG,
+    SHIFT,
+    TEMPO,
+    TS,
+    VEL,
+    VOCAB,
+    MidiClock,
+    bin_tempo,
+    bin_vel,
+    parse_grid,
+    pitch_name,
+)  # fmt: skip
+
+from seqgen.errors import DataError, OptionError
+from seqgen.tokenizer import Constraint, Document, Option, Tokenizer
+
+
+class MidiTokenizer(Tokenizer):
+    name = "midi"
+    description = (
+        "Music: MIDI (pretty_midi), MusicXML/ABC/Humdrum and music21's corpus, .mat piano rolls; "
+        "performance events or grid frames."
+    )
+    unit = "event"  # "frame" with -o encoding=frames (set per instance)
+    output_suffix = ".mid"
+    file_patterns = (
+        "*.mid",
+        "*.midi",
+        "*.MID",
+        "*.musicxml",
+        "*.mxl",
+        "*.xml",
+        "*.abc",
+        "*.krn",
+        "*.mat",
+    )
+    default_corpus = "music21:bach"
+    renders = {"audio": (".wav",), "plot": (".png",)}
+    options = (
+        Option(
+            "encoding",
+            "performance",
+            "performance: note-on/off, 10 ms time shifts, 32 velocity bins; frames: a time grid, "
+            "each frame the sounding pitches then a frame-end token",
+            str,
+            ("performance", "frames"),
+        ),
+        Option(
+            "grid",
+            "16th",
+            "frames: frame length (32nd, 16th, 8th, quarter, half, 8th-triplet, or quarter "
+            "notes as a number); piano-roll .mat files keep their own",
+            str,
+        ),
+        Option(
+            "transpose",
+            0,
+            "augment the train split with each piece transposed by 1..N semitones up and down "
+            "(drums stay as they are; validation and test are never transposed)",
+            int,
+        ),
+    )
+
+    def __init__(self, settings: dict[str, Any] | None = None):
+        super().__init__(settings)
+        self.settings.setdefault("encoding", "performance")
+        self.settings.setdefault("grid", "16th")
+        self.settings.setdefault("transpose", 0)
+        self.frames = self.settings["encoding"] == "frames"
+        self.grid = parse_grid(self.settings["grid"])
+        self.encoding = Frames(self) if self.frames else Performance(self)
+        self.unit = self.encoding.unit  # type: ignore[misc]
+
+    @classmethod
+    def parse_options(cls, given: dict[str, str]) -> dict[str, Any]:
+        values = super().parse_options(given)
+        parse_grid(values["grid"])  # fail early, naming the option
+        if not 0 <= values["transpose"] <= 12:
+            raise OptionError(f"-o transpose={values['transpose']}: give 0 to 12 semitones")
+        return values
+
+    def augment(self, ids: np.ndarray) -> list[np.ndarray]:
+        """The piece transposed by -N..-1 and 1..N semitones (``-o transpose=N``); a shift that
+        would move a pitched note outside MIDI's 0-127 is left out. Drum notes (program 128)
+        keep their pitch, which names the instrument."""
+        n = int(self.settings.get("transpose") or 0)
+        if not n:
+            return []
+        ids = np.asarray(ids, dtype=np.int64)
+        program = np.full(len(ids), -1, np.int64)  # the program each token is played by
+        cur = 0
+        for i, t in enumerate(ids.tolist()):
+            if PROG <= t < PROG + N_PROG:
+                cur = t - PROG
+            elif t == FRAME and self.frames:
+                cur = 0  # every frame starts on program 0
+            program[i] = cur
+        notes = (ids >= ON) & (ids < SHIFT) & (program != DRUMS)
+        pitch = (ids - ON) % 128
+        out = []
+        for k in [*range(-n, 0), *range(1, n + 1)]:
+            moved = pitch[notes] + k
+            if moved.size and (moved.min() < 0 or moved.max() > 127):
+                continue
+            out.append(np.where(notes, ids + k, ids))
+        return out
+
+    # --- reading ---------------------------------------------------------------------------
+    def read(self, path: Path) -> Iterator[Document]:
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+        if suffix in MIDI_SUFFIXES:
+            yield Document(str(path), [read_midi(path)])
+        elif suffix in SCORE_SUFFIXES:
+            for name, piece in read_scores(path):
+                yield Document(name, [piece])
+        elif suffix == ".mat":
+            for split, name, piece in read_mat(path):
+                if piece.grid:  # the rolls' own grid: generated frames then play at its speed
+                    self.grid, self.settings["grid"] = piece.grid, str(piece.grid)
+                yield Document(name, [piece], split=split)
+        else:
+            raise DataError(
+                f"{path}: not a MIDI, MusicXML, ABC, Humdrum or .mat file (suffix {suffix!r})"
+            )
+
+    def fit(self, documents: Iterable[Document]) -> None:
+        """Nothing to learn: the vocabulary is fixed (all pitches, programs, bins)."""
+
+    @classmethod
+    def sample_corpus(cls, directory: Path) -> Path:
+        """Two short MIDI files: piano chords over a bass line, and a drum groove."""
+        import pretty_midi
+
+        folder = Path(directory) / "midi"
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(2):
+            pm = pretty_midi.PrettyMIDI(initial_tempo=100 + 20 * k)
+            piano, bass = pretty_midi.Instrument(program=0), pretty_midi.Instrument(program=33)
+            drums = pretty_midi.Instrument(program=0, is_drum=True)
+            for beat in range(8):
+                t = beat * 0.5
+                for p in (60, 64, 67) if beat % 2 else (62, 65, 69):
+                    piano.notes.append(pretty_midi.Note(70 + 5 * k, p + k, t, t + 0.45))
+                bass.notes.append(pretty_midi.Note(90, 36 + beat % 4, t, t + 0.25))
+                drums.notes.append(pretty_midi.Note(100, 36 if beat % 2 else 38, t, t + 0.1))
+            pm.instruments += [piano, bass, drums]
+            pm.write(str(folder / f"sample{k}.mid"))
+        return folder
+
+    @property
+    def vocab_size(self) -> int:
+        return VOCAB
+
+    @property
+    def eod_id(self) -> int:
+        return EOD
+
+    # --- the encoding ----------------------------------------------------------------------
+    def canon(self, piece: Piece) -> tuple:
+        return self.encoding.canon(piece)
+
+    def encode(self, part: Piece) -> np.ndarray:
+        return np.asarray(self.encoding.encode(part), dtype=np.int64)
+
+    def decode(self, ids: Sequence[int]) -> Piece:
+        return self.encoding.decode([int(i) for i in ids])
+
+    def count_units(self, ids: np.ndarray) -> int:
+        return self.encoding.count_units(ids)
+
+    def reference(self, part: Piece) -> Piece:
+        """The part as the encoding keeps it: performance rounds times to 10 ms and velocities
+        to 32 bins; frames keeps which pitches sound in each grid frame (velocity dropped)."""
+        return self.encoding.reference(part)
+
+    def check_part(self, part: Piece) -> str | None:
+        got, want, got_cells, want_cells = self.encoding.compare(part)
+        if got == want:
+            return None
+        if got_cells != want_cells:
+            return (
+                f"{len(want_cells - got_cells)} of {len(want_cells)} quantised notes lost, "
+                f"{len(got_cells - want_cells)} extra"
+            )
+        return f"header differs: got tempo/metre {got[:2]}, expected {want[:2]}"
+
+    # --- output ----------------------------------------------------------------------------
+    def token_name(self, i: int) -> str:
+        if i == EOD:
+            return "<eod>\n"
+        if ON <= i < OFF:
+            return self.encoding.on_name(pitch_name(i - ON))
+        if OFF <= i < SHIFT:
+            return f"off:{pitch_name(i - OFF)} "
+        if SHIFT <= i < VEL:
+            return f"+{(i - SHIFT + 1) * 10}ms\n"
+        if VEL <= i < PROG:
+            return f"v{bin_vel(i - VEL)} "
+        if PROG <= i < FRAME:
+            return "[drums] " if i - PROG == DRUMS else f"[program {i - PROG}] "
+        if i == FRAME:
+            return "|\n"
+        if TEMPO <= i < TS:
+            return f"tempo:{bin_tempo(i - TEMPO):g} "
+        if TS <= i < VOCAB:
+            num, den = divmod(i - TS, len(DENS))
+            return f"{num + 1}/{DENS[den]} "
+        return f"<{i}?> "
+
+    def to_text(self, ids: Sequence[int]) -> str:
+        return "".join(self.token_name(int(i)) for i in ids)
+
+    def write(self, ids: Sequence[int], path: Path) -> None:
+        """By suffix: .mid/.midi, .musicxml/.xml/.mxl (music21), .wav (FluidSynth or sine
+        synthesis), .png (piano roll), .txt (event listing)."""
+        piece = self.decode(ids)
+        note_for_user(write_piece(piece, Path(path), text=self.to_text(ids)))
+
+    measures = ("seconds", "bars")
+
+    def clock(self) -> MidiClock:
+        return MidiClock(self.encoding.clock_grid())
+
+    def constraint(self) -> Constraint:
+        return self.encoding.constraint()
+
+    # --- state -----------------------------------------------------------------------------
+    def get_state(self) -> dict:
+        return {"settings": dict(self.settings), "vocab": VOCAB}
+
+    @classmethod
+    def from_state(cls, state: dict) -> MidiTokenizer:
+        return cls(settings=state["settings"])
