@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+from seqgen_plugins.markup_lexer import _pieces
 
 from seqgen import hookimpl
 from seqgen.errors import DataError
@@ -43,24 +44,6 @@ PREDEFINED_ENTITIES = ("amp", "lt", "gt", "quot", "apos")  # the only ones XML d
 # Always in the vocabulary, seen or not, so spelled names, digits and quotes are always possible.
 BASE_CHARS = "\t\n\r" + "".join(chr(c) for c in range(0x20, 0x7F))
 NAME_KINDS = ("element", "attr", "entity")
-
-_NAME = r"(?:[^\W\d]|:)[\w.:\-]*"
-MASTER = re.compile(
-    r"(?P<COMMENT><!--.*?-->)"
-    r"|(?P<CDATA><!\[CDATA\[.*?\]\]>)"
-    r"|(?P<PI><\?.*?\?>)"
-    rf"|(?P<CLOSE></(?P<cname>{_NAME})>)"
-    rf"|(?P<OPEN><(?P<oname>{_NAME})"
-    rf"(?P<attrs>(?:\s+{_NAME}\s*=\s*(?:\"[^\"<]*\"|'[^'<]*'))*)\s*/?>)"
-    rf"|(?P<ENTITY>&(?P<ename>{_NAME});)"
-    r"|(?P<CHARREF>&\#(?:[0-9]+|x[0-9a-fA-F]+);)"
-    r"|(?P<LIST>^[*\#:;]+)"
-    r"|(?P<WIKI>^\{\||^\|\}|^\|-|\[\[|\]\]|\{\{|\}\}|'''|''|={2,6}|\|\|)",
-    re.S | re.M,
-)
-ATTR = re.compile(rf"(\s+)({_NAME})(\s*)=(\s*)(?:\"([^\"<]*)\"|'([^'<]*)')")
-REFS = re.compile(rf"&(?P<ename>{_NAME});|&\#(?:[0-9]+|x[0-9a-fA-F]+);")
-
 
 # --- encoding detection ------------------------------------------------------------------------
 _DECL = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._\-]+)[\"']")
@@ -333,80 +316,6 @@ class MarkupTokenizer(Tokenizer):
         if self._grammar is None:
             self._grammar = Grammar(self)
         return XMLConstraint(self._grammar)
-
-
-def _pieces(text: str) -> Iterator[tuple[str, int, int]]:
-    """Split ``text`` into (kind, start, end) pieces that tile it exactly. Kinds: text (plain
-    characters), sym, wiki, list (the piece's own text); open, close, attr, entity (the span
-    is the *name*; the delimiters around it are implied)."""
-    pos = 0
-    for m in MASTER.finditer(text):
-        s, e = m.span()
-        if s > pos:
-            yield "text", pos, s
-        pos = e
-        what = m.lastgroup
-        if what == "WIKI":
-            yield "wiki", s, e
-        elif what == "ENTITY":
-            yield "entity", s + 1, e - 1
-        elif what == "OPEN":
-            yield "open", s + 1, m.end("oname")
-            at = m.end("oname")
-            for a in ATTR.finditer(text, at, m.end("attrs")):
-                yield "text", a.start(1), a.end(1)
-                if a.end(3) == a.start(3):  # name=: one attribute token
-                    yield "attr", a.start(2), a.end(2)
-                    at = a.end(2) + 1
-                else:
-                    yield "text", a.start(2), a.end(3) + 1
-                    at = a.end(3) + 1
-                quote = a.end(4)  # the opening quote
-                if quote > at:
-                    yield "text", at, quote
-                value = a.span(5) if a.group(5) is not None else a.span(6)
-                yield "text", quote, quote + 1
-                yield from _refs(text, *value)
-                yield "text", value[1], value[1] + 1
-                at = value[1] + 1
-            close = e - 2 if text[e - 2] == "/" else e - 1
-            if close > at:
-                yield "text", at, close
-            yield ("sym", close, e) if close == e - 2 else ("text", close, e)
-        elif what == "CLOSE":
-            yield "close", s + 2, e - 1
-        elif what == "CHARREF":
-            hexa = text[s + 2] == "x"
-            yield "sym", s, s + (3 if hexa else 2)
-            yield "text", s + (3 if hexa else 2), e
-        elif what == "LIST":
-            yield "list", s, e
-        else:  # COMMENT, CDATA, PI: opener, characters, closer
-            n_open, n_close = {"COMMENT": (4, 3), "CDATA": (9, 3), "PI": (2, 2)}[what]
-            yield "sym", s, s + n_open
-            if e - n_close > s + n_open:
-                yield "text", s + n_open, e - n_close
-            yield "sym", e - n_close, e
-    if pos < len(text):
-        yield "text", pos, len(text)
-
-
-def _refs(text: str, start: int, end: int) -> Iterator[tuple[str, int, int]]:
-    """Pieces of an attribute value: entities and character references, else characters."""
-    pos = start
-    for m in REFS.finditer(text, start, end):
-        s, e = m.span()
-        if s > pos:
-            yield "text", pos, s
-        if m.group("ename") is not None:
-            yield "entity", s + 1, e - 1
-        else:
-            n = 3 if text[s + 2] == "x" else 2
-            yield "sym", s, s + n
-            yield "text", s + n, e
-        pos = e
-    if end > pos:
-        yield "text", pos, end
 
 
 @hookimpl

@@ -207,84 +207,100 @@ class XMLConstraint(Constraint):
 
     # --- advance -------------------------------------------------------------------------------
     def advance(self, token: int) -> None:
-        g, s = self.g, self.state
+        g = self.g
         kind, text = g.kind[token], g.text[token]
         if kind == "eod":
             self.__init__(g)
             return
-        if s == TEXT:
-            top = self.stack[-1]
-            if kind == "open":
-                self._start_tag(text[1:])
-            elif kind == "close":
-                self._end(text[2:-1])
-            elif kind == "sym" and text == "<":
-                self.state, self.name = TAGNAME, ""
-            elif kind == "sym" and text == "</":
-                self.state, self.name, self.pos = ENDTAG, top.name or "", 0
-            elif kind == "sym" and text in ("&#", "&#x"):
-                self._charref(text, TEXT)
-            elif kind == "sym" and text == "<!--":
-                self.state, self.dash = COMMENT, False
-            elif kind == "sym" and text == "<![CDATA[":
-                self.state, self.tail = CDATA, ""
-            elif kind == "sym" and text == "<?":
-                self.state = PI
-            else:
-                if kind == "wiki" and text in ("[[", "{{"):
-                    top.wiki.append(text)
-                elif kind == "wiki" and text in ("]]", "}}") and top.wiki:
-                    if top.wiki[-1] == ("[[" if text == "]]" else "{{"):
-                        top.wiki.pop()
-                self.tail = (self.tail + text)[-2:]
-        elif s == TAGNAME:
-            if kind == "char" and text in NAME_CHARS and (self.name or text in NAME_START):
-                self.name += text
-            else:
-                self._start_tag(self.name or "x")
-                self._in_tag(kind, text)
-        elif s == INTAG:
+        step = _STEPS.get(self.state)
+        if step is not None:
+            step(self, kind, text)
+
+    def _text(self, kind: str, text: str) -> None:
+        top = self.stack[-1]
+        if kind == "open":
+            self._start_tag(text[1:])
+        elif kind == "close":
+            self._end(text[2:-1])
+        elif kind == "sym" and text in _OPENERS:
+            self._open(text, top)
+        else:
+            if kind == "wiki" and text in ("[[", "{{"):
+                top.wiki.append(text)
+            elif kind == "wiki" and text in ("]]", "}}") and top.wiki:
+                if top.wiki[-1] == ("[[" if text == "]]" else "{{"):
+                    top.wiki.pop()
+            self.tail = (self.tail + text)[-2:]
+
+    def _open(self, text: str, top: _Frame) -> None:
+        """A symbol that opens a construct inside text."""
+        if text == "<":
+            self.state, self.name = TAGNAME, ""
+        elif text == "</":
+            self.state, self.name, self.pos = ENDTAG, top.name or "", 0
+        elif text in ("&#", "&#x"):
+            self._charref(text, TEXT)
+        elif text == "<!--":
+            self.state, self.dash = COMMENT, False
+        elif text == "<![CDATA[":
+            self.state, self.tail = CDATA, ""
+        else:  # "<?"
+            self.state = PI
+
+    def _tagname(self, kind: str, text: str) -> None:
+        if kind == "char" and text in NAME_CHARS and (self.name or text in NAME_START):
+            self.name += text
+        else:
+            self._start_tag(self.name or "x")
             self._in_tag(kind, text)
-        elif s == ATTRNAME:
-            if text == "=":
-                self.used.add(self.name)
-                self.state = ATTRQ
-            elif kind == "char" and text in NAME_CHARS:
-                self.name += text
-        elif s == ATTRQ:
-            if text in ("'", '"'):
-                self.state, self.quote = ATTRVAL, text
-        elif s == ATTRVAL:
-            if text == self.quote:
-                self.state, self.ws = INTAG, False
-            elif kind == "sym" and text in ("&#", "&#x"):
-                self._charref(text, ATTRVAL)
-        elif s == CHARREF:
-            if text == ";" or not (kind == "char" and len(text) == 1 and text in HEX):
-                self.state = self.ret
-                if self.ret == TEXT:
-                    self.tail = ";"
-            else:
-                self.value = min(self.value * self.base + int(text, 16), 0x110000)
-                self.digits += 1
-        elif s == ENDTAG:
-            if text == ">":
-                self._end(self.name)
-            else:
-                self.pos += len(text)
-        elif s == COMMENT:
-            if text == "-->":
-                self.state, self.tail = TEXT, ">"
-            else:
-                self.dash = text.endswith("-")
-        elif s == CDATA:
-            if text == "]]>":
-                self.state, self.tail = TEXT, ">"
-            else:
-                self.tail = (self.tail + text)[-2:]
-        elif s == PI:
-            if text == "?>":
-                self.state, self.tail = TEXT, ">"
+
+    def _attrname(self, kind: str, text: str) -> None:
+        if text == "=":
+            self.used.add(self.name)
+            self.state = ATTRQ
+        elif kind == "char" and text in NAME_CHARS:
+            self.name += text
+
+    def _attrq(self, kind: str, text: str) -> None:
+        if text in ("'", '"'):
+            self.state, self.quote = ATTRVAL, text
+
+    def _attrval(self, kind: str, text: str) -> None:
+        if text == self.quote:
+            self.state, self.ws = INTAG, False
+        elif kind == "sym" and text in ("&#", "&#x"):
+            self._charref(text, ATTRVAL)
+
+    def _charref_digit(self, kind: str, text: str) -> None:
+        if text == ";" or not (kind == "char" and len(text) == 1 and text in HEX):
+            self.state = self.ret
+            if self.ret == TEXT:
+                self.tail = ";"
+        else:
+            self.value = min(self.value * self.base + int(text, 16), 0x110000)
+            self.digits += 1
+
+    def _endtag(self, kind: str, text: str) -> None:
+        if text == ">":
+            self._end(self.name)
+        else:
+            self.pos += len(text)
+
+    def _comment(self, kind: str, text: str) -> None:
+        if text == "-->":
+            self.state, self.tail = TEXT, ">"
+        else:
+            self.dash = text.endswith("-")
+
+    def _cdata(self, kind: str, text: str) -> None:
+        if text == "]]>":
+            self.state, self.tail = TEXT, ">"
+        else:
+            self.tail = (self.tail + text)[-2:]
+
+    def _pi(self, kind: str, text: str) -> None:
+        if text == "?>":
+            self.state, self.tail = TEXT, ">"
 
     def _start_tag(self, name: str) -> None:
         self.state, self.tag, self.used, self.ws = INTAG, name, set(), False
@@ -357,3 +373,20 @@ class XMLConstraint(Constraint):
 
 def _legal_ref(cp: int) -> bool:
     return xml_char(cp)
+
+
+_OPENERS = ("<", "</", "&#", "&#x", "<!--", "<![CDATA[", "<?")
+# What advance() does in each lexer state (the handlers take the token's kind and text).
+_STEPS = {
+    TEXT: XMLConstraint._text,
+    TAGNAME: XMLConstraint._tagname,
+    INTAG: XMLConstraint._in_tag,
+    ATTRNAME: XMLConstraint._attrname,
+    ATTRQ: XMLConstraint._attrq,
+    ATTRVAL: XMLConstraint._attrval,
+    CHARREF: XMLConstraint._charref_digit,
+    ENDTAG: XMLConstraint._endtag,
+    COMMENT: XMLConstraint._comment,
+    CDATA: XMLConstraint._cdata,
+    PI: XMLConstraint._pi,
+}
