@@ -19,12 +19,20 @@ import time
 from pathlib import Path
 
 
+def vlq(n: int) -> bytes:
+    out = [n & 0x7F]
+    while n > 127:
+        n >>= 7
+        out.append(0x80 | (n & 0x7F))
+    return bytes(reversed(out))
+
+
 def midi_long_note(d: Path) -> Path:
-    """A 44-byte type-0 MIDI file: one note held for about 16 million beats."""
-    events = b"\x00\x90\x3c\x40" + b"\xff\xff\xff\x7f\x80\x3c\x00" + b"\x00\xff\x2f\x00"
+    """A 38-byte type-0 MIDI file: one tick per beat, one note held for 9 million beats."""
+    events = b"\x00\x90\x3c\x40" + vlq(9_000_000) + b"\x80\x3c\x00" + b"\x00\xff\x2f\x00"
     track = b"MTrk" + struct.pack(">I", len(events)) + events
     path = d / "bomb.mid"
-    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + track)
+    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 1) + track)
     return path
 
 
@@ -80,6 +88,16 @@ def bombs(d: Path, seqgen: list[str]) -> dict[str, list[str]]:
     return {
         "baseline_python_torch": [sys.executable, "-c", "import torch"],
         "midi_long_note": [*seqgen, "prepare", "-d", "midi", "-c", str(midi_long_note(d))],
+        "midi_long_note_frames": [
+            *seqgen,
+            "prepare",
+            "-d",
+            "midi",
+            "-o",
+            "encoding=frames",
+            "-c",
+            str(d / "bomb.mid"),
+        ],  # fmt: skip
         "million_distinct_chars": [
             *seqgen,
             "train",

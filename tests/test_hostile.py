@@ -287,3 +287,67 @@ def test_a_plugin_returning_ids_out_of_range_is_named(cli, install, text, tmp_pa
     install("bad_ids")
     code, _, err = cli("train", "-d", "badids", "-c", text, "--out", tmp_path / "r", *TINY)
     assert code == 1 and "badids" in err and "99" in err and "Traceback" not in err, err
+
+
+# --- untrusted files that could run code -----------------------------------------------------
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+ABC = "X:1\nT:t\nM:4/4\nL:1/4\nK:C\nC D E F|G A B c|\n"
+
+
+def test_a_planted_music21_pickle_never_runs(tmp_path, monkeypatch):
+    """music21 caches parses as pickles in a shared temp folder; seqgen must never load one."""
+    import pickle
+    import zlib
+
+    from music21 import converter
+
+    marker, planted = tmp_path / "pwned", tmp_path / "m21-planted.p.gz"
+    planted.write_bytes(zlib.compress(pickle.dumps(_Payload(marker))))
+    monkeypatch.setattr(converter.PickleFilter, "status", lambda self: (None, False, planted))
+    abc = tmp_path / "tune.abc"
+    abc.write_text(ABC)
+    tok = registry.load().domain("midi").create()
+    docs = [p for d in tok.read(abc) for p in d.parts]
+    assert docs and not marker.exists()
+    try:  # the planted file is real: music21's default loads it, and runs the payload
+        converter.parse(str(abc))
+    except Exception as e:  # what the payload returns is no stream: music21 then fails
+        assert "pwned" not in str(e)
+    assert marker.exists()
+
+
+# --- resource bombs ------------------------------------------------------------------------
+def test_a_tiny_midi_file_with_an_endless_note_is_refused_quickly(cli, tmp_path):
+    import sys
+    import time
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "bench"))
+    from hostile_limits import markup_pi, midi_long_note
+
+    bomb = midi_long_note(tmp_path)
+    assert bomb.stat().st_size < 64
+    t0 = time.perf_counter()
+    code, _, err = cli("prepare", "-d", "midi", "-o", "encoding=frames", "-c", bomb)
+    assert code == 1 and one_line(err) and "longer than" in err, err
+    code, _, err = cli("prepare", "-d", "markup", "-c", markup_pi(tmp_path))
+    assert code == 0, err
+    assert time.perf_counter() - t0 < 20  # frame by frame this was 200 s and 11 GB
+
+
+def test_generate_options_and_primes_are_one_line(cli, tmp_path):
+    from test_midi import train_tiny
+
+    _, run = train_tiny(tmp_path, cli, songs=2, bars=4, steps=2, hidden=8, batch=2)
+    for args in (["--temperature", "nan"], ["--top-k", "0"], ["--top-p", "1.5"],
+                 ["--length", "1000000000"], ["--prime", "hello"], ["--num-samples", "0"],
+                 ["--beam", "2", "--temperature", "0.5"], ["--seconds", "-1"]):  # fmt: skip
+        out = tmp_path / "x.mid"
+        code, stdout, err = cli("generate", run, "--out", out, *args)
+        assert code == 1 and one_line(err) and not out.exists(), (args, err)

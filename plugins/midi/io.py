@@ -86,7 +86,24 @@ def read_midi(path: Path) -> Piece:
             raise DataError(
                 f"{path}: not a readable MIDI file ({type(e).__name__}{': ' + msg if msg else ''})"
             ) from None
-        return _from_pretty_midi(pm, path)
+        return bounded(_from_pretty_midi(pm, path), path)
+
+
+MAX_SECONDS = 6 * 3600  # longer than any real piece: a file past it is refused, not encoded
+MAX_QUARTERS = 100_000  # ~14 hours of quarter notes at 120 BPM
+
+
+def bounded(piece: Piece, name: Path | str) -> Piece:
+    """``piece``, or DataError when a note runs longer than any music (a 40-byte file can
+    declare a note of millions of beats, which the frames grid would spell frame by frame)."""
+    seconds = max((n.end for n in piece.notes), default=0.0)
+    quarters = max(piece.end or 0.0, max((n.qend for n in piece.notes), default=0.0))
+    if seconds > MAX_SECONDS or quarters > MAX_QUARTERS:
+        raise DataError(
+            f"{name}: lasts {seconds / 3600:,.0f} hours ({quarters:,.0f} beats), longer than "
+            f"seqgen reads ({MAX_SECONDS // 3600} hours, {MAX_QUARTERS:,} beats)"
+        )
+    return piece
 
 
 def _from_pretty_midi(pm, path: Path | str) -> Piece:
@@ -125,7 +142,9 @@ def read_scores(path: Path) -> Iterator[tuple[str, Piece]]:
 
     with _quiet():
         try:
-            parsed = converter.parse(str(path))
+            # forceSource and no pickle: music21 would otherwise load (and write) a pickled
+            # cache of the parse in a shared temp folder, and a planted pickle runs code.
+            parsed = converter.parse(str(path), forceSource=True, storePickle=False)
         except Exception as e:
             raise DataError(f"{path}: music21 cannot parse it ({type(e).__name__})") from None
     scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
@@ -138,7 +157,8 @@ def read_scores(path: Path) -> Iterator[tuple[str, Piece]]:
             continue
         if piece.notes:
             used += 1
-            yield (f"{path}#{k + 1}" if len(scores) > 1 else str(path)), piece
+            name = f"{path}#{k + 1}" if len(scores) > 1 else str(path)
+            yield name, bounded(piece, name)
     if not used:
         raise DataError(f"{path}: no notes")
 
@@ -280,7 +300,9 @@ def _write_score(piece: Piece, path: Path, fmt: str) -> None:
         mid = Path(d) / "piece.mid"
         to_pretty_midi(piece).write(str(mid))
         with _quiet():
-            score = converter.parse(str(mid), quantizePost=True)
+            score = converter.parse(
+                str(mid), quantizePost=True, forceSource=True, storePickle=False
+            )
             out = Path(d) / f"score.{'mxl' if fmt == 'mxl' else 'musicxml'}"
             try:
                 written = Path(score.write(fmt, fp=str(out)))
