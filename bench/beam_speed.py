@@ -14,28 +14,10 @@ import statistics
 import time
 
 import torch
+from standins import Ids
 
 from seqgen.decode import DecodeConfig, decode
 from seqgen.models.lstm import LSTMConfig, LSTMLanguageModel
-from seqgen.tokenizer import Tokenizer
-
-
-class Ids(Tokenizer):
-    """A stand-in tokenizer: ids are the tokens; id 0 ends a document."""
-
-    name = "ids"
-
-    def __init__(self, vocab: int):
-        super().__init__()
-        self.v = vocab
-
-    @property
-    def vocab_size(self) -> int:
-        return self.v
-
-    @property
-    def eod_id(self) -> int:
-        return 0
 
 
 def main() -> None:

@@ -13,31 +13,13 @@ import statistics
 import time
 
 import torch
+from standins import Ids
 
 from seqgen.decode import DecodeConfig as SampleConfig
 from seqgen.decode import decode as generate
 from seqgen.doccache import BOUNDS, CacheWeights
 from seqgen.models.lstm import LSTMConfig as ModelConfig
 from seqgen.models.lstm import LSTMLanguageModel
-from seqgen.tokenizer import Tokenizer
-
-
-class Ids(Tokenizer):
-    """A stand-in tokenizer: ids are the tokens; id 0 ends a document."""
-
-    name = "ids"
-
-    def __init__(self, vocab: int):
-        super().__init__()
-        self.v = vocab
-
-    @property
-    def vocab_size(self) -> int:
-        return self.v
-
-    @property
-    def eod_id(self) -> int:
-        return 0
 
 
 @torch.inference_mode()

@@ -50,3 +50,29 @@ def cli(capsys, monkeypatch):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def install_plugin(tmp_path, monkeypatch):
+    """``install_plugin(module_name, source)``: write a plugin module, register it under the
+    `seqgen` entry-point group (beside the built-ins, as pip would) and reload the registry."""
+    import importlib
+    import textwrap
+
+    from seqgen import registry
+    from seqgen.testing import fake_install
+
+    monkeypatch.delenv("SEQGEN_PLUGINS", raising=False)
+    site = tmp_path / "site"
+    site.mkdir()
+
+    def install(module: str, source: str) -> None:
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+        dist = module.replace("_", "-")
+        fake_install(site, dist, {"seqgen": {dist: module}})
+        monkeypatch.syspath_prepend(str(site))
+        importlib.invalidate_caches()
+        registry.load.cache_clear()
+
+    yield install
+    registry.load.cache_clear()

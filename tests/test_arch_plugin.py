@@ -4,15 +4,12 @@ same CLI as the built-in LSTM (``--arch gru``), with no core file knowing it."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import textwrap
 
 import pytest
 import torch
 
 from seqgen import checkpoint, registry
-from seqgen.testing import fake_install
 
 GRU_PLUGIN = """
     from dataclasses import dataclass
@@ -59,17 +56,8 @@ GRU_PLUGIN = """
 
 
 @pytest.fixture
-def gru(tmp_path, monkeypatch):
-    monkeypatch.delenv("SEQGEN_PLUGINS", raising=False)
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "seqgen_toy_gru.py").write_text(textwrap.dedent(GRU_PLUGIN))
-    fake_install(site, "seqgen-toy-gru", {"seqgen": {"toy-gru": "seqgen_toy_gru"}})
-    monkeypatch.syspath_prepend(str(site))
-    importlib.invalidate_caches()
-    registry.load.cache_clear()
-    yield
-    registry.load.cache_clear()
+def gru(install_plugin):
+    install_plugin("seqgen_toy_gru", GRU_PLUGIN)
 
 
 @pytest.fixture

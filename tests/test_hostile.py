@@ -4,11 +4,9 @@ half-written or left behind."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import os
-import textwrap
 import threading
 
 import pytest
@@ -19,7 +17,6 @@ from seqgen import checkpoint, registry
 from seqgen.config import TrainConfig
 from seqgen.errors import SeqgenError
 from seqgen.io import atomic_write_text
-from seqgen.testing import fake_install
 
 TINY = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "2", "--seq-len", "8",
         "-q"]  # fmt: skip
@@ -252,20 +249,8 @@ PLUGINS = {
 
 
 @pytest.fixture
-def install(tmp_path, monkeypatch):
-    monkeypatch.delenv("SEQGEN_PLUGINS", raising=False)
-    site = tmp_path / "site"
-    site.mkdir()
-
-    def run(name: str) -> None:
-        (site / f"hostile_{name}.py").write_text(textwrap.dedent(PLUGINS[name]))
-        fake_install(site, f"hostile-{name}", {"seqgen": {f"hostile-{name}": f"hostile_{name}"}})
-        monkeypatch.syspath_prepend(str(site))
-        importlib.invalidate_caches()
-        registry.load.cache_clear()
-
-    yield run
-    registry.load.cache_clear()
+def install(install_plugin):
+    return lambda name: install_plugin(f"hostile_{name}", PLUGINS[name])
 
 
 def test_a_plugin_that_exits_on_import_is_named(cli, install):
@@ -280,7 +265,7 @@ def test_a_plugin_cannot_replace_a_builtin_command(cli, install, text, tmp_path)
     code, out, err = cli("train", "-d", "char", "-c", text, "--out", tmp_path / "r",
                          "--max-steps", "1", *TINY)  # fmt: skip
     assert code == 0 and "hijacked" not in out, err
-    assert "hostile-takes_train" in err and "replace the command 'train'" in err
+    assert "hostile-takes-train" in err and "replace the command 'train'" in err
 
 
 def test_a_plugin_returning_ids_out_of_range_is_named(cli, install, text, tmp_path):
