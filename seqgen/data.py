@@ -274,7 +274,24 @@ def _encode_all(
 
     if ALL in writers and split_all:
         _split_all(work, dtype, doc_ends.pop(ALL), writers.pop(ALL).count)
-    augmented = _augment_train(work, dtype, tok)
+    counts = _counts(work, dtype, tok, augmented=_augment_train(work, dtype, tok))
+    if not any(c["tokens"] for c in counts.values()) or (
+        split_all and not counts.get("train", {}).get("tokens")
+    ):
+        raise DataError(f"corpus {spec.name}: no usable documents (nothing to train on)")
+    return {
+        "format": FORMAT,
+        "domain": tok.name,
+        "unit": tok.unit,
+        "dtype": dtype.name,
+        "vocab_size": tok.vocab_size,
+        "corpus": spec.name,
+        "splits": counts,
+    }
+
+
+def _counts(work: Path, dtype, tok: Tokenizer, augmented: int) -> dict[str, dict]:
+    """Tokens, units and documents of each split file (read in blocks of 4M ids)."""
     counts = {}
     for split in ("train", "valid", "test", ALL):
         path = work / f"{split}.bin"
@@ -290,19 +307,7 @@ def _encode_all(
         if split == "train" and augmented:
             counts[split]["augmented_documents"] = augmented
         del ids
-    if not any(c["tokens"] for c in counts.values()) or (
-        split_all and not counts.get("train", {}).get("tokens")
-    ):
-        raise DataError(f"corpus {spec.name}: no usable documents (nothing to train on)")
-    return {
-        "format": FORMAT,
-        "domain": tok.name,
-        "unit": tok.unit,
-        "dtype": dtype.name,
-        "vocab_size": tok.vocab_size,
-        "corpus": spec.name,
-        "splits": counts,
-    }
+    return counts
 
 
 def _augment_train(work: Path, dtype, tok: Tokenizer) -> int:
