@@ -37,6 +37,27 @@ def token_nll(model, tok, text: str) -> tuple[list[int], np.ndarray]:
     return ids[1:], torch.cat(out).numpy()
 
 
+def per_character(pieces: list[str], markup_nll, n: int):
+    """Each character: inside a multi-character unit or not, the markup bits of a character read
+    alone, and how far it follows the end of the last unit (the char model spent one step per
+    character of that unit, the markup model one step in all); and the bits spent on units."""
+    in_unit = np.zeros(n, bool)
+    markup_char_bits = np.zeros(n)
+    since = np.full(n, 10**9)
+    unit_bits = 0.0
+    pos, last_end = 0, -(10**9)
+    for piece, nll in zip(pieces, markup_nll, strict=True):
+        if len(piece) > 1:
+            in_unit[pos : pos + len(piece)] = True
+            unit_bits += float(nll) / math.log(2)
+            last_end = pos + len(piece)
+        else:
+            markup_char_bits[pos] = float(nll) / math.log(2)
+            since[pos] = pos - last_end + 1
+        pos += len(piece)
+    return in_unit, markup_char_bits, since, unit_bits
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markup", type=Path, required=True)
@@ -63,23 +84,7 @@ def main() -> None:
     pieces = [markup_tok.to_text([i]) for i in markup_ids]
     if "".join(pieces) != kept or len(char_ids) != len(kept):
         raise SystemExit("the tokens do not spell the text one to one")
-    # Each character: inside a multi-character unit or not, the markup bits of a character read
-    # alone, and how far it follows the end of the last unit (the char model spent one step per
-    # character of that unit, the markup model one step in all).
-    in_unit = np.zeros(len(kept), bool)
-    markup_char_bits = np.zeros(len(kept))
-    since = np.full(len(kept), 10**9)
-    unit_bits = 0.0
-    pos, last_end = 0, -(10**9)
-    for piece, nll in zip(pieces, markup_nll, strict=True):
-        if len(piece) > 1:
-            in_unit[pos : pos + len(piece)] = True
-            unit_bits += float(nll) / math.log(2)
-            last_end = pos + len(piece)
-        else:
-            markup_char_bits[pos] = float(nll) / math.log(2)
-            since[pos] = pos - last_end + 1
-        pos += len(piece)
+    in_unit, markup_char_bits, since, unit_bits = per_character(pieces, markup_nll, len(kept))
     char_bits = char_nll / math.log(2)
     n_single = int((~in_unit).sum())
     single_bits = float(markup_char_bits.sum())

@@ -94,10 +94,39 @@ def train_and_eval(a: argparse.Namespace) -> dict:
     return report
 
 
+def timed_steps(model, opt, x, y, cutoffs, steps: int) -> dict[str, float]:
+    """Milliseconds per part of a step, averaged over ``steps`` (after one warm-up step)."""
+    import torch.nn.functional as F
+
+    parts = dict.fromkeys(["embedding", "lstm", "softmax_loss", "backward", "optimizer"], 0.0)
+    for k in range(steps + 1):  # the first step warms up and is not counted
+        times = []
+        t = time.perf_counter()
+        e = model.drop(model.embed(x))
+        times.append(time.perf_counter())
+        h, _ = model.lstm(e)
+        h = model.drop(h)
+        times.append(time.perf_counter())
+        if cutoffs:
+            loss = -model.adaptive(h.flatten(0, 1), y.flatten()).output.mean()
+        else:
+            loss = F.cross_entropy(model.head(h).flatten(0, 1), y.flatten())
+        times.append(time.perf_counter())
+        opt.zero_grad()
+        loss.backward()
+        times.append(time.perf_counter())
+        opt.step()
+        times.append(time.perf_counter())
+        if k:
+            for name, end in zip(parts, times, strict=True):
+                parts[name] += (end - t) * 1000 / steps
+                t = end
+    return parts
+
+
 def profile(a: argparse.Namespace) -> dict:
     """Milliseconds per part of one training step, averaged over a few steps."""
     import torch
-    import torch.nn.functional as F
 
     from seqgen.models.lstm import LSTMConfig as ModelConfig
     from seqgen.models.lstm import LSTMLanguageModel
@@ -125,30 +154,7 @@ def profile(a: argparse.Namespace) -> dict:
     zipf = 1.0 / torch.arange(1, V + 1, dtype=torch.float64)
     x = torch.multinomial(zipf, B * T, replacement=True).view(B, T)
     y = torch.multinomial(zipf, B * T, replacement=True).view(B, T)
-    parts = dict.fromkeys(["embedding", "lstm", "softmax_loss", "backward", "optimizer"], 0.0)
-    steps = a.profile_steps
-    for k in range(steps + 1):  # the first step warms up and is not counted
-        times = []
-        t = time.perf_counter()
-        e = model.drop(model.embed(x))
-        times.append(time.perf_counter())
-        h, _ = model.lstm(e)
-        h = model.drop(h)
-        times.append(time.perf_counter())
-        if cutoffs:
-            loss = -model.adaptive(h.flatten(0, 1), y.flatten()).output.mean()
-        else:
-            loss = F.cross_entropy(model.head(h).flatten(0, 1), y.flatten())
-        times.append(time.perf_counter())
-        opt.zero_grad()
-        loss.backward()
-        times.append(time.perf_counter())
-        opt.step()
-        times.append(time.perf_counter())
-        if k:
-            for name, end in zip(parts, times, strict=True):
-                parts[name] += (end - t) * 1000 / steps
-                t = end
+    parts = timed_steps(model, opt, x, y, cutoffs, a.profile_steps)
     total = sum(parts.values())
     return {
         "batch": [B, T],

@@ -215,8 +215,16 @@ def figure(results: list[dict], out: Path) -> None:
     )
     axes[n - 1, 1].set_xlabel("input position (dots: the ones)", fontsize=8)
     axes[n - 1, 0].set_xlabel("step", fontsize=8)
-    # Overlay: one period of each single-cell model's c against the phase in its period.
-    ax = axes[n, 1]
+    overlay(axes[n, 1], results, colors)
+    axes[n, 0].axis("off")
+    fig.tight_layout(h_pad=0.4)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=72)
+    plt.close(fig)
+
+
+def overlay(ax, results: list[dict], colors) -> None:
+    """One period of each single-cell model's h against the phase in its period."""
     for k, r in enumerate(results):
         if r["hidden_size"] != 1 or not r["exact"]:
             continue
@@ -238,11 +246,6 @@ def figure(results: list[dict], out: Path) -> None:
     )
     ax.legend(fontsize=7, ncol=4, loc="best")
     ax.tick_params(labelsize=7)
-    axes[n, 0].axis("off")
-    fig.tight_layout(h_pad=0.4)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=72)
-    plt.close(fig)
 
 
 def save_checkpoint(r: dict, path: Path) -> None:
