@@ -15,7 +15,7 @@ import numpy as np
 
 from seqgen import hookimpl
 from seqgen.errors import DataError
-from seqgen.io import join_tokens, read_text_chunks
+from seqgen.io import join_tokens, read_text_chunks, text_encoding
 from seqgen.tokenizer import Document, Option, Tokenizer
 
 EOD, UNK = "<eod>", "<unk>"
@@ -57,7 +57,7 @@ class CharTokenizer(Tokenizer):
             str,
             ("unk", "bytes", "error"),
         ),
-        Option("encoding", "utf-8", "text encoding of the files", str),
+        Option("encoding", "utf-8", "text encoding of the files", str, check=text_encoding),
     )
 
     def __init__(self, settings=None):

@@ -27,7 +27,7 @@ from seqgen_plugins.markup_lexer import _pieces
 
 from seqgen import hookimpl
 from seqgen.errors import DataError
-from seqgen.io import join_tokens, read_text_chunks
+from seqgen.io import join_tokens, read_text_chunks, text_encoding
 from seqgen.tokenizer import Constraint, Document, Option, Tokenizer
 
 # --- token scheme ------------------------------------------------------------------------------
@@ -108,6 +108,7 @@ class MarkupTokenizer(Tokenizer):
             "auto",
             "text encoding: auto (byte-order mark, XML declaration, else UTF-8) or a codec",
             str,
+            check=text_encoding,
         ),
         Option("constrain", True, "constrain sampling to well-formed XML", bool),
     )

@@ -31,6 +31,7 @@ import numpy as np
 from seqgen_plugins.char import CharTokenizer
 
 from seqgen import hookimpl
+from seqgen.io import text_encoding
 from seqgen.tokenizer import Document, Option, Tokenizer
 
 EOD, UNK, EOS = "<eod>", "<unk>", "<eos>"
@@ -104,7 +105,7 @@ class WordTokenizer(Tokenizer):
         ),
         Option("vectors", "", "word2vec/GloVe text file to initialise the embedding from", str),
         Option("freeze", False, "keep the embedding fixed during training", bool),
-        Option("encoding", "utf-8", "text encoding of the files", str),
+        Option("encoding", "utf-8", "text encoding of the files", str, check=text_encoding),
     )
 
     def __init__(self, settings: dict[str, Any] | None = None):

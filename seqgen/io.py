@@ -94,6 +94,19 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def text_encoding(name: str) -> None:
+    """ValueError unless ``name`` is a codec that decodes bytes to text (for ``-o encoding``);
+    ``auto`` passes, for domains that detect the encoding themselves."""
+    if str(name).lower() == "auto":
+        return
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise ValueError("no such text encoding (e.g. utf-8, latin-1, utf-16)") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ValueError(f"{info.name} is not a text encoding")
+
+
 def read_text_chunks(
     path: str | os.PathLike, encoding: str = "utf-8-sig", chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[str]:

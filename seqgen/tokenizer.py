@@ -8,7 +8,7 @@ ids, count the units they stand for, write native output, and (optionally) const
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +27,7 @@ class Option:
     help: str
     type: type = str  # bool, int, float or str
     choices: tuple[str, ...] | None = None
+    check: Callable[[Any], None] | None = None  # raises ValueError("why") for a bad value
 
     def parse(self, text: str) -> Any:
         """Turn the command-line text into a value, or raise OptionError naming the option."""
@@ -46,6 +47,11 @@ class Option:
             raise OptionError(
                 f"option {self.name}={text!r}: choose one of {', '.join(self.choices)}"
             )
+        if self.check is not None:
+            try:
+                self.check(value)
+            except ValueError as e:
+                raise OptionError(f"option {self.name}={text!r}: {e}") from None
         return value
 
 
