@@ -59,7 +59,7 @@ BAD_TRAIN = {
     "--precision fp8": "--precision",
     "--adaptive-softmax 5,3": "--adaptive-softmax",
     "--adaptive-div 2": "--adaptive-div",
-    "-o encoding=rot13": "char",
+    "-o encoding=rot13": "encoding",
     "-o nosuch=1": "nosuch",
     "--arch nosuch": "nosuch",
 }
