@@ -66,13 +66,19 @@ BAD_TRAIN = {
 
 
 @pytest.mark.parametrize("args", sorted(BAD_TRAIN))
+def snapshot(folder) -> dict:
+    """Every file under ``folder`` with its bytes."""
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_a_bad_training_option_is_one_line_and_leaves_nothing(cli, tmp_path, text, args):
     out = tmp_path / "run"
+    before = snapshot(tmp_path)
     code, _, err = cli("train", "-d", "char", "-c", text, "--out", out, "--max-steps", "2",
                        *TINY, *args.split())  # fmt: skip
     assert code == 1 and one_line(err), err
     assert BAD_TRAIN[args] in err, err
-    assert not out.exists()
+    assert not out.exists() and snapshot(tmp_path) == before
 
 
 @settings(max_examples=200, deadline=None)
