@@ -65,12 +65,12 @@ BAD_TRAIN = {
 }
 
 
-@pytest.mark.parametrize("args", sorted(BAD_TRAIN))
 def snapshot(folder) -> dict:
     """Every file under ``folder`` with its bytes."""
     return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.parametrize("args", sorted(BAD_TRAIN))
 def test_a_bad_training_option_is_one_line_and_leaves_nothing(cli, tmp_path, text, args):
     out = tmp_path / "run"
     before = snapshot(tmp_path)
