@@ -133,7 +133,7 @@ def load(target: str | Path) -> Checkpoint:
         raw = _upgrade_v1(raw)
     try:
         ckpt = _parse(raw)
-    except (ValueError, TypeError, KeyError, json.JSONDecodeError) as e:
+    except (ValueError, TypeError, KeyError, RecursionError, AttributeError) as e:
         raise CheckpointError(f"{path}: corrupt or tampered checkpoint ({_one_line(e)})") from None
     ckpt.path = str(path)
     return ckpt

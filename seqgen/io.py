@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from seqgen.errors import DataError
+from seqgen.errors import DataError, SeqgenError
 
 CHUNK_BYTES = 1 << 20
 
@@ -25,7 +25,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     if path.is_symlink():
         path = Path(os.path.realpath(path))
-    special = path.exists() and not path.is_file() and not path.is_dir()
+    if path.is_dir():
+        raise SeqgenError(f"{path}: is a directory; give a file name to write")
+    special = path.exists() and not path.is_file()
     folder = path.parent if not special else Path(tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
     _remove_stale(folder, path.name)

@@ -137,6 +137,8 @@ TAMPERED = {
     "unknown arch": lambda r: r.update(arch="transformer9000"),
     "cache nonsense": lambda r: r.update(cache={"weights": "x"}),
     "bad progress": lambda r: r["progress"].update(step="ten"),
+    "nested json": lambda r: r["tokenizer"].update(state="[" * 100_000 + "]" * 100_000),
+    "state a list": lambda r: r.update(stream_state=[1, 2]),
 }
 
 

@@ -160,6 +160,17 @@ def test_a_fifo_is_written_through_and_a_symlink_followed(tmp_path):
     assert got == ["through the pipe"] and fifo.is_fifo()
 
 
+def test_a_directory_as_output_and_a_fifo_as_prime_are_one_line(cli, tmp_path, text):
+    run = tmp_path / "run"
+    assert cli("train", "-d", "char", "-c", text, "--out", run, "--max-steps", "2", *TINY)[0] == 0
+    code, _, err = cli("generate", run, "--out", tmp_path, "-n", "5", "-q")
+    assert code == 1 and one_line(err) and "directory" in err, err
+    os.mkfifo(tmp_path / "fifo")
+    code, _, err = cli("generate", run, "--prime-file", tmp_path / "fifo", "-n", "5", "-q")
+    assert code == 1 and one_line(err) and "not a regular file" in err, err
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 def test_temp_files_of_a_killed_writer_are_cleaned(tmp_path):
     stale = tmp_path / ".checkpoint.pt.999999999.abc.tmp"  # no such process
     stale.write_text("half")

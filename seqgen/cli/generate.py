@@ -77,6 +77,9 @@ def generate(
     model = api.load(target)
     tok = model.tokenizer
     extras = _renders(tok, {"audio": audio, "plot": plot})
+    for path in [out, *extras]:
+        if path is not None and path.is_dir():  # refused before anything is sampled
+            raise SeqgenError(f"{path}: is a directory; give a file name to write")
     from seqgen.decode import check_until
 
     check_until(tok, cfg.until)  # before anything is printed
