@@ -68,6 +68,7 @@ class DecodeConfig:
     def _check_beam(self) -> None:
         if self.beam < 1:
             raise SeqgenError(f"--beam {self.beam}: must be at least 1")
+        limits.check("beam", self.beam, "--beam")
         if not math.isfinite(self.length_penalty) or self.length_penalty < 0:
             raise SeqgenError(f"--length-penalty {self.length_penalty}: give 0 or more")
         if self.beam == 1:

@@ -14,6 +14,8 @@ DEFAULTS = {
     "length": 10_000_000,  # tokens generate may draw per sample (--length, or by --seconds)
     "samples": 10_000,  # --num-samples (a batch)
     "logits": 1 << 28,  # batch x seq-len x vocabulary of a full-softmax training step (1 GB)
+    "parameters": 2_000_000_000,  # model weights (8 GB in fp32, before the optimizer's state)
+    "beam": 1_000,  # --beam width
 }
 
 

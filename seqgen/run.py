@@ -258,9 +258,10 @@ def _model_config(arch: str, given: dict, vocab: int | None, note: Note):
     (before the corpus is read)."""
     if vocab is None:
         try:
-            return models.config_of(arch, {"vocab_size": 1, **given})
+            cfg = models.config_of(arch, {"vocab_size": 1, **given})
         except ValueError as e:
             raise SeqgenError(str(e)) from None
+        return _check_size(arch, cfg, "before the corpus is read")
     cutoffs = given.get("adaptive_cutoffs")
     if cutoffs and cutoffs[-1] >= vocab:
         raise SeqgenError(
@@ -273,9 +274,19 @@ def _model_config(arch: str, given: dict, vocab: int | None, note: Note):
             "--adaptive-softmax 2000,10000 makes it several times cheaper"
         )
     try:
-        return models.config_of(arch, {"vocab_size": vocab, **given})
+        cfg = models.config_of(arch, {"vocab_size": vocab, **given})
     except ValueError as e:
         raise SeqgenError(str(e).replace("unknown field", f"--arch {arch} has no option")) from None
+    return _check_size(arch, cfg, f"with {vocab:,} token types")
+
+
+def _check_size(arch: str, cfg, when: str):
+    """The config, unless its model has more weights than seqgen.limits allows."""
+    from seqgen import limits
+
+    n = models.count_parameters(arch, cfg)
+    limits.check("parameters", n, f"--arch {arch} of these sizes, {when}: weights")
+    return cfg
 
 
 def _trainer(

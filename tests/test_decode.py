@@ -96,6 +96,7 @@ BAD = {
     "beam and temperature": {"beam": 3, "temperature": 0.5},
     "more samples than beams": {"beam": 2, "num_samples": 3},
     "length penalty nan": {"beam": 2, "length_penalty": float("nan")},
+    "beam a million": {"beam": 10**6},
 }
 
 

@@ -62,6 +62,7 @@ BAD_TRAIN = {
     "-o encoding=rot13": "encoding",
     "-o nosuch=1": "nosuch",
     "--arch nosuch": "nosuch",
+    "--hidden-size 100000": "weights",
 }
 
 

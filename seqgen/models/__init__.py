@@ -45,6 +45,14 @@ def config_of(arch: str, values: dict[str, Any]) -> Any:
     return config
 
 
+def count_parameters(arch: str, config: Any) -> int:
+    """The model's weight count, from a build on torch's meta device (nothing allocated)."""
+    import torch
+
+    with torch.device("meta"):
+        return sum(p.numel() for p in architecture(arch)(config).parameters())
+
+
 def build(arch: str, config: Any) -> LanguageModel:
     """A new model of architecture ``arch`` from its config (a dataclass or a dict)."""
     if isinstance(config, dict):
