@@ -48,5 +48,7 @@ def sparse_embedding(model, optimizer: str) -> None:
     that makes a step 1.15x slower (bench/embedding_grad.py). A tied embedding gets the head's
     dense gradient anyway."""
     embed = model.input_embeddings()
+    if embed is None:
+        return
     tied = getattr(model.config, "tie_weights", False)
     embed.sparse = optimizer == "sgd" and embed.weight.requires_grad and not tied

@@ -256,9 +256,10 @@ def _prepare(tok_cls, corpus: str, settings: dict, note: Note) -> tuple[Dataset,
 def _model_config(arch: str, given: dict, vocab: int | None, note: Note):
     """The architecture's typed config; with ``vocab`` None, only the given sizes are checked
     (before the corpus is read)."""
-    if vocab is None:
+    if vocab is None:  # the smallest vocabulary these options allow
+        least = max(given.get("adaptive_cutoffs") or [0]) + 1
         try:
-            cfg = models.config_of(arch, {"vocab_size": 1, **given})
+            cfg = models.config_of(arch, {"vocab_size": least, **given})
         except ValueError as e:
             raise SeqgenError(str(e)) from None
         return _check_size(arch, cfg, "before the corpus is read")
@@ -284,7 +285,10 @@ def _check_size(arch: str, cfg, when: str):
     """The config, unless its model has more weights than seqgen.limits allows."""
     from seqgen import limits
 
-    n = models.count_parameters(arch, cfg)
+    try:
+        n = models.count_parameters(arch, cfg)
+    except (ValueError, TypeError) as e:
+        raise SeqgenError(f"--arch {arch}: these sizes make no model ({e})") from None
     limits.check("parameters", n, f"--arch {arch} of these sizes, {when}: weights")
     return cfg
 
@@ -340,6 +344,10 @@ def _init_embeddings(model, tok, vectors: bool) -> None:
     """Copy the domain's pretrained vectors (if any) into the input embedding; freeze it if
     the domain says so."""
     embed = model.input_embeddings()
+    if embed is None:  # an architecture without one: nothing to copy vectors into
+        if tok.freeze_embeddings:
+            raise SeqgenError(f"--arch {model.arch} has no input embedding to freeze")
+        return
     given = tok.pretrained_embeddings(embed.embedding_dim) if vectors else None
     if given is not None:
         given = torch.as_tensor(np.asarray(given, dtype=np.float32))

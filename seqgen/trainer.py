@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils._pytree import tree_map
 
 from seqgen.batcher import StreamBatcher
 from seqgen.checkpoint import Checkpoint, Progress, TokenizerInfo
@@ -240,7 +241,9 @@ class Trainer:
             train_config=self.cfg,
             progress=Progress(**vars(self.progress)),
             optimizer=self.opt.state_dict(),
-            stream_state=[t.cpu() for t in self.state] if self.state is not None else None,
+            stream_state=[t.cpu() for t in self.model.state_tensors(self.state)]
+            if self.state is not None
+            else None,
             rng={
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -261,11 +264,14 @@ class Trainer:
         self.progress = Progress(**vars(ckpt.progress))
         self.cache = ckpt.cache
         if ckpt.stream_state is not None:
-            want = self.model.initial_state(self.batcher.layout.batch_size // self.batcher.world)
-            got = ckpt.stream_state
-            if [tuple(t.shape) for t in got] != [tuple(t.shape) for t in want]:
-                raise CheckpointError(f"{ckpt.path}: the stream state does not fit this run")
-            self.state = tuple(t.to(self.device) for t in got)
+            rows = self.batcher.layout.batch_size // self.batcher.world
+            try:
+                state = self.model.state_from_tensors(ckpt.stream_state, rows)
+            except ValueError:
+                raise CheckpointError(
+                    f"{ckpt.path}: the stream state does not fit this run"
+                ) from None
+            self.state = self.model.detach_state(tree_map(lambda t: t.to(self.device), state))
         rng = ckpt.rng or {}
         try:
             torch.set_rng_state(rng["torch"])

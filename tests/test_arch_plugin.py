@@ -123,3 +123,32 @@ def test_unknown_architecture_is_one_line(cli, tmp_path, text):
     code, _, err = cli("train", "-d", "char", "-c", text, "--arch", "transformerx",
                        "--out", tmp_path / "r", "-q")  # fmt: skip
     assert code == 1 and "transformerx" in err and "lstm" in err and err.count("\n") == 1
+
+
+def test_a_bare_protocol_model_with_a_tensor_state_works_end_to_end(
+    install_plugin, cli, tmp_path, text
+):
+    """The protocol without the shared head: its own forward and loss, a single tensor as its
+    state, no input embedding; resumed exactly, sampled, searched, scored; inspect refuses."""
+    from pathlib import Path
+
+    source = (Path(__file__).parent / "data" / "tiny_rnn_plugin.py").read_text()
+    install_plugin("seqgen_tiny_rnn", source)
+    whole, halves = tmp_path / "whole", tmp_path / "halves"
+    args = ["train", "-d", "char", "-c", text, "--arch", "tinyrnn", "--hidden-size", "16",
+            "--batch-size", "4", "--seq-len", "16", "--max-steps", "20", "-q"]  # fmt: skip
+    assert cli(*args, "--out", whole)[0] == 0
+    assert cli(*args, "--out", halves, "--stop-after", "10")[0] == 0
+    code, _, err = cli("train", "--resume", halves, "-q")
+    assert code == 0, err
+    a, b = checkpoint.load(whole / "checkpoint.pt"), checkpoint.load(halves / "checkpoint.pt")
+    assert all(torch.equal(a.model[k], b.model[k]) for k in a.model)
+    assert len(a.stream_state) == 1 and a.stream_state[0].shape == (1, 4, 16)
+    code, out, err = cli("generate", whole, "-n", "30", "--seed", "2")
+    assert code == 0 and out.strip(), err
+    code, out, err = cli("generate", whole, "-n", "10", "--beam", "3")
+    assert code == 0 and out.strip(), err
+    code, out, err = cli("eval", whole, "--json")
+    assert code == 0 and json.loads(out)["nats_per_token"] > 0, err
+    code, _, err = cli("inspect", whole, "--text", "abc", "--json")
+    assert code == 1 and "tinyrnn" in err and err.count("\n") == 1, err

@@ -2,10 +2,11 @@
 assume. Nothing outside ``seqgen/models/`` looks inside a model or its state.
 
 A model reads ids (B, T) and carries a recurrent *state* from one call to the next. The state is
-opaque: a tuple of tensors that only the model itself reads. The trainer detaches it, the
-evaluator and the decoder keep or drop rows of it, the checkpoint stores it, all through the
-methods below. ``resets`` (B, T) marks end-of-document inputs: the model zeroes a stream's state
-just before such a token, so every document starts from the same fresh state as in sampling.
+opaque: a tensor or a nesting of tensors (a tuple, a dict) that only the model itself reads. The
+trainer detaches it, the evaluator and the decoder keep or drop rows of it, the checkpoint
+stores it, all through the methods below. ``resets`` (B, T) marks end-of-document inputs: the
+model zeroes a stream's state just before such a token, so every document starts from the same
+fresh state as in sampling.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
-State = tuple[torch.Tensor, ...]
+State = Any  # a tensor or a nesting of them (tuple, list, dict); only the model reads it
 
 
 class Stepper:
@@ -48,9 +50,10 @@ class Stepper:
 
 class LanguageModel(nn.Module):
     """Base class of every architecture. Subclasses set ``arch`` and ``config_class`` and
-    implement ``initial_state``, ``features`` and ``input_embeddings``, and usually inherit the
-    rest: resets, logits and losses come from ``features`` through the head of
-    :class:`seqgen.models.head.TokenHead`."""
+    implement ``initial_state`` and either ``features`` (and inherit logits and losses from
+    :class:`seqgen.models.head.TokenHead`) or ``forward(ids, state, resets)`` -> (logits,
+    state) and ``loss(ids, targets, state, resets, reduction)`` -> (nll, state) themselves.
+    The state may be any nesting of tensors whose dimension ``batch_dim`` is the batch."""
 
     arch: ClassVar[str] = ""
     config_class: ClassVar[type] = object  # a dataclass with at least ``vocab_size: int``
@@ -69,28 +72,43 @@ class LanguageModel(nn.Module):
         """What the head reads (B, T, F) for ids x (B, T) and the state after them."""
         raise NotImplementedError
 
-    def input_embeddings(self) -> nn.Embedding:
-        """The input embedding (pretrained vectors are copied into it, neighbours read it)."""
-        raise NotImplementedError
+    # --- optional ---------------------------------------------------------------------------
+    def input_embeddings(self) -> nn.Embedding | None:
+        """The input embedding (pretrained vectors are copied into it, neighbours read it);
+        None for an architecture without one."""
+        return None
 
-    # --- state handling (override for a state laid out differently) --------------------------
+    # --- state handling: any nesting of tensors (a tensor, a tuple, a dict, ...) -------------
     def detach_state(self, state: State) -> State:
         """The state cut from the graph (truncated backpropagation), in fp32."""
-        return tuple(t.detach().float() for t in state)
+        return tree_map(lambda t: t.detach().float(), state)
 
     def select_state(self, state: State, rows: torch.Tensor) -> State:
         """The state of the given rows of the batch, in that order."""
-        rows = rows.to(state[0].device)
-        return tuple(t.index_select(self.batch_dim, rows).contiguous() for t in state)
+        rows = rows.to(self.state_tensors(state)[0].device)
+        return tree_map(lambda t: t.index_select(self.batch_dim, rows).contiguous(), state)
 
     def keep_state(self, state: State, keep: torch.Tensor) -> State:
         """The state with rows where ``keep`` (B,) is False zeroed (a document starts)."""
-        out = []
-        for t in state:
+
+        def keep_rows(t: torch.Tensor) -> torch.Tensor:
             shape = [1] * t.dim()
             shape[self.batch_dim] = -1
-            out.append(t * keep.to(t.dtype).view(shape))
-        return tuple(out)
+            return t * keep.to(t.dtype).view(shape)
+
+        return tree_map(keep_rows, state)
+
+    def state_tensors(self, state: State) -> list[torch.Tensor]:
+        """The state as a flat list of tensors (what a checkpoint stores)."""
+        return tree_flatten(state)[0]
+
+    def state_from_tensors(self, tensors: list[torch.Tensor], batch: int) -> State:
+        """The state back from ``state_tensors``, shaped like ``initial_state(batch)``; a
+        ValueError if the tensors do not fit it."""
+        leaves, spec = tree_flatten(self.initial_state(batch))
+        if [tuple(t.shape) for t in tensors] != [tuple(t.shape) for t in leaves]:
+            raise ValueError("the stream state does not fit this model and batch")
+        return tree_unflatten(list(tensors), spec)
 
     # --- inherited behaviour -------------------------------------------------------------
     def hidden(
