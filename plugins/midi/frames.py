@@ -29,6 +29,7 @@ class Frames:
     .mat corpus is read, so it is read from the tokenizer each time)."""
 
     unit = "frame"
+    frame_resets_program = True  # each frame starts on program 0
 
     def __init__(self, tok):
         self.tok = tok

@@ -34,6 +34,7 @@ class Performance:
     """Note events on a 10 ms clock, for one tokenizer (the encoding object it delegates to)."""
 
     unit = "event"
+    frame_resets_program = False  # the frame-end token is not part of this encoding
 
     def __init__(self, tok):
         self.tok = tok

@@ -65,7 +65,8 @@ class MidiTokenizer(Tokenizer):
         "*.mat",
     )
     default_corpus = "music21:bach"
-    renders = {"audio": (".wav",), "plot": (".png",)}
+    renders = {"audio": (".wav",), "plot": (".png",)}  # write() dispatches on the suffix
+    measures = ("seconds", "bars")
     options = (
         Option(
             "encoding",
@@ -96,9 +97,9 @@ class MidiTokenizer(Tokenizer):
         self.settings.setdefault("encoding", "performance")
         self.settings.setdefault("grid", "16th")
         self.settings.setdefault("transpose", 0)
-        self.frames = self.settings["encoding"] == "frames"
         self.grid = parse_grid(self.settings["grid"])
-        self.encoding = Frames(self) if self.frames else Performance(self)
+        frames = self.settings["encoding"] == "frames"
+        self.encoding = Frames(self) if frames else Performance(self)
         self.unit = self.encoding.unit  # type: ignore[misc]
 
     @classmethod
@@ -122,7 +123,7 @@ class MidiTokenizer(Tokenizer):
         for i, t in enumerate(ids.tolist()):
             if PROG <= t < PROG + N_PROG:
                 cur = t - PROG
-            elif t == FRAME and self.frames:
+            elif t == FRAME and self.encoding.frame_resets_program:
                 cur = 0  # every frame starts on program 0
             program[i] = cur
         notes = (ids >= ON) & (ids < SHIFT) & (program != DRUMS)
@@ -248,8 +249,6 @@ class MidiTokenizer(Tokenizer):
         synthesis), .png (piano roll), .txt (event listing)."""
         piece = self.decode(ids)
         note_for_user(write_piece(piece, Path(path), text=self.to_text(ids)))
-
-    measures = ("seconds", "bars")
 
     def clock(self) -> MidiClock:
         return MidiClock(self.encoding.clock_grid())
