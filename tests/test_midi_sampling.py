@@ -1,0 +1,101 @@
+"""The midi domain's sampling state: each encoding's constraint keeps random streams valid, and
+the clock counts seconds and bars."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pretty_midi")
+
+from seqgen_plugins.midi import (  # noqa: E402
+    EOD,
+    FRAME,
+    OFF,
+    ON,
+    PROG,
+    SHIFT,
+    VOCAB,
+    MidiTokenizer,
+)
+
+
+def _random_walk(tok: MidiTokenizer, steps: int, seed: int) -> list[int]:
+    rng = np.random.default_rng(seed)
+    c = tok.constraint()
+    ids = []
+    for _ in range(steps):
+        m = c.mask()
+        assert m.shape == (VOCAB,) and m.any()
+        logits = rng.normal(size=VOCAB) * 3
+        logits[~m] = -np.inf
+        t = int(np.argmax(logits))
+        ids.append(t)
+        c.advance(t)
+        if t == EOD:
+            c = tok.constraint()
+    ids += c.finish()
+    return ids
+
+
+def test_constraint_keeps_performance_streams_valid():
+    tok = MidiTokenizer.create()
+    for seed in range(3):
+        ids = _random_walk(tok, 1500, seed)
+        sounding: dict[int, set[int]] = {}
+        cur = 0
+        for t in ids:
+            if t == EOD:
+                assert not any(sounding.values())
+                cur = 0
+            elif ON <= t < OFF:
+                assert t - ON not in sounding.setdefault(cur, set())
+                sounding[cur].add(t - ON)
+            elif OFF <= t < SHIFT:
+                assert t - OFF in sounding.get(cur, set()), "note-off for a silent note"
+                sounding[cur].discard(t - OFF)
+            elif PROG <= t < FRAME:
+                cur = t - PROG
+            assert t != FRAME
+        assert not any(sounding.values()), "finish closes every note"
+
+
+def test_constraint_keeps_frames_ascending():
+    tok = MidiTokenizer.create({"encoding": "frames"})
+    for seed in range(3):
+        ids = _random_walk(tok, 1500, seed)
+        assert ids[-1] in (FRAME, EOD) or not ids
+        prog, last = 0, -1
+        for t in ids:
+            if ON <= t < OFF:
+                assert t - ON > last
+                last = t - ON
+            elif PROG <= t < FRAME:
+                assert t - PROG > prog
+                prog, last = t - PROG, -1
+            elif t in (FRAME, EOD):
+                prog, last = 0, -1
+            else:
+                assert not OFF <= t < PROG  # no note-offs, shifts, velocities in frames
+
+
+def test_clock_counts_seconds_and_bars():
+    from seqgen_plugins.midi import DENS, N_TEMPO, TEMPO, TS, MidiClock, bin_tempo
+
+    frames = MidiClock(grid=0.25)  # 16th-note frames at 120 BPM in 4/4 until told otherwise
+    for _ in range(8):
+        frames.advance(FRAME)
+    assert frames.elapsed("seconds") == pytest.approx(1.0)
+    assert frames.elapsed("bars") == pytest.approx(0.5)
+    frames.advance(TS + 2 * len(DENS) + DENS.index(4))  # 3/4
+    fast = next(b for b in range(N_TEMPO) if bin_tempo(b) > 200)
+    frames.advance(TEMPO + fast)
+    for _ in range(12):  # one 3/4 bar
+        frames.advance(FRAME)
+    assert frames.elapsed("bars") == pytest.approx(1.5)
+    assert frames.elapsed("seconds") == pytest.approx(1.0 + 3 * 60 / bin_tempo(fast))
+    events = MidiClock(grid=None)  # performance: time shifts of 10 ms each
+    for t in (SHIFT + 99, SHIFT + 49, ON + 60, FRAME):
+        events.advance(t)
+    assert events.elapsed("seconds") == pytest.approx(1.5)
+    assert events.elapsed("bars") == pytest.approx(1.5 * 2 / 4)
