@@ -1,5 +1,6 @@
-"""The midi domain's sampling state: each encoding's constraint keeps random streams valid, and
-the clock counts seconds and bars."""
+"""The midi domain's sampling state: each encoding's constraint keeps random streams valid, the
+clock counts seconds and bars, and a copied constraint or clock (beam search forks them)
+advances on its own while sharing only what never changes."""
 
 from __future__ import annotations
 
@@ -99,3 +100,70 @@ def test_clock_counts_seconds_and_bars():
         events.advance(t)
     assert events.elapsed("seconds") == pytest.approx(1.5)
     assert events.elapsed("bars") == pytest.approx(1.5 * 2 / 4)
+
+
+def _stream(encoding: str, seed: int, n: int) -> list[int]:
+    """A valid stream of ``n`` tokens with no end of document (notes stay open in it)."""
+    tok = MidiTokenizer.create({"encoding": encoding})
+    rng = np.random.default_rng(seed)
+    c, ids = tok.constraint(), []
+    for _ in range(n):
+        m = c.mask()
+        m[EOD] = False
+        logits = rng.normal(size=VOCAB)
+        logits[~m] = -np.inf
+        ids.append(int(np.argmax(logits)))
+        c.advance(ids[-1])
+    return ids
+
+
+@pytest.mark.parametrize("encoding", ["performance", "frames"])
+def test_a_copied_constraint_advances_on_its_own(encoding):
+    tok = MidiTokenizer.create({"encoding": encoding})
+    ids = _stream(encoding, seed=3, n=400)
+    for cut in range(0, 400, 37):
+        original = tok.constraint()
+        for t in ids[:cut]:
+            original.advance(t)
+        before = original.mask().copy()
+        twin = original.copy()
+        assert type(twin) is type(original) and twin is not original
+        assert np.array_equal(twin.mask(), before)
+        for t in ids[cut:]:
+            twin.advance(t)
+        assert np.array_equal(original.mask(), before), "advancing the copy moved the original"
+        for t in ids[cut:]:
+            original.advance(t)
+        assert np.array_equal(original.mask(), twin.mask())
+        assert original.finish() == twin.finish()
+
+
+def test_the_performance_constraint_copy_shares_only_its_base_mask():
+    original = MidiTokenizer.create().constraint()
+    for t in (PROG + 5, ON + 60, ON + 64):
+        original.advance(t)
+    twin = original.copy()
+    assert twin.base is original.base  # read-only, shared
+    assert twin.sounding == original.sounding and twin.sounding is not original.sounding
+    assert all(twin.sounding[p] is not original.sounding[p] for p in original.sounding)
+    twin.advance(OFF + 60)
+    assert original.sounding[5] == {60, 64} and twin.sounding[5] == {64}
+
+
+@pytest.mark.parametrize("encoding", ["performance", "frames"])
+def test_a_copied_clock_advances_on_its_own(encoding):
+    tok = MidiTokenizer.create({"encoding": encoding})
+    ids = _stream(encoding, seed=4, n=600)
+    original = tok.clock()
+    for t in ids[:300]:
+        original.advance(t)
+    before = [original.elapsed(m) for m in tok.measures]
+    twin = original.copy()
+    assert type(twin) is type(original) and twin is not original
+    for t in ids[300:]:
+        twin.advance(t)
+    assert [original.elapsed(m) for m in tok.measures] == before
+    assert [twin.elapsed(m) for m in tok.measures] != before
+    for t in ids[300:]:
+        original.advance(t)
+    assert [original.elapsed(m) for m in tok.measures] == [twin.elapsed(m) for m in tok.measures]

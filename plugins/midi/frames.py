@@ -149,6 +149,12 @@ class FramesConstraint(Constraint):
     def __init__(self) -> None:
         self.cur, self.last, self.started = 0, -1, False
 
+    def copy(self) -> FramesConstraint:
+        """Its state is three numbers: a shallow copy is a full one."""
+        new = object.__new__(type(self))
+        new.cur, new.last, new.started = self.cur, self.last, self.started
+        return new
+
     def mask(self) -> np.ndarray:
         m = np.zeros(VOCAB, dtype=bool)
         m[FRAME] = True  # always allowed, so never all False

@@ -110,6 +110,12 @@ class MidiClock(Clock):
         self.seconds = self.bars = 0.0
         self.tempo_set = False
 
+    def copy(self) -> MidiClock:
+        """Its state is numbers only: a shallow copy is a full one."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
     def advance(self, token: int) -> None:
         if TEMPO <= token < TEMPO + N_TEMPO:
             if not self.tempo_set:
