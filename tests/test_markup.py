@@ -198,6 +198,36 @@ def test_finish_closes_a_prime_cut_anywhere(tok):
         assert parses(closed), closed
 
 
+def test_a_copied_constraint_advances_on_its_own(tok):
+    """Beam search forks the lexer: the copy shares the grammar (read-only masks) and nothing
+    else, so advancing or finishing it leaves the original as it was."""
+    doc = (
+        "<page a=\"1\" b='&amp;&#65;'><t>[[x|{{y}}]] &#x41;<!-- c - --></t>"
+        "<![CDATA[z]]]><?p q?><u v='w'/></page>"
+    )
+    ids = [int(i) for i in tok.encode(doc)]
+    for cut in range(len(ids) + 1):
+        original, fresh = tok.constraint(), tok.constraint()
+        for i in ids[:cut]:
+            original.advance(i)
+            fresh.advance(i)
+        before = original.mask().copy()
+        twin = original.copy()
+        assert type(twin) is type(original) and twin.g is original.g
+        assert all(a is not b for a, b in zip(twin.stack, original.stack, strict=True))
+        for i in ids[cut:]:
+            twin.advance(i)
+        assert original.copy().finish() == fresh.finish()  # finishing a copy, too
+        assert np.array_equal(original.mask(), before), f"cut {cut}: the original moved"
+        other = original.copy()
+        for i in ids[cut:]:
+            original.advance(i)
+            other.advance(i)
+            assert np.array_equal(original.mask(), other.mask())
+        assert np.array_equal(original.mask(), twin.mask())
+        assert original.finish() == twin.finish()
+
+
 # --- the real CLI ------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_cli_train_generate_well_formed(cli, tmp_path):
