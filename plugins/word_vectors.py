@@ -71,8 +71,11 @@ def neighbours(
     ids = tok.ids_of(word)
     if not ids:
         raise SeqgenError(f"{word!r} is not in the vocabulary of {ckpt.path}")
+    embed = model.input_embeddings()
+    if embed is None:
+        raise SeqgenError(f"{ckpt.path}: its architecture has no input embedding to compare")
     with torch.no_grad():
-        weight = model.input_embeddings().weight
+        weight = embed.weight
         emb = torch.nn.functional.normalize(weight.float(), dim=1)
         query = torch.nn.functional.normalize(emb[ids].mean(0), dim=0)
         sims = emb @ query

@@ -216,6 +216,23 @@ def test_neighbours_command(cli, word_run, tmp_path):
     assert code == 1 and "needs a word model" in err
 
 
+def test_neighbours_of_an_architecture_without_input_embedding_is_one_line(
+    install_plugin, cli, tmp_path
+):
+    from pathlib import Path
+
+    source = (Path(__file__).parent / "data" / "tiny_rnn_plugin.py").read_text()
+    install_plugin("seqgen_tiny_rnn", source)
+    text = tmp_path / "t.txt"
+    text.write_text(SAMPLE * 30)
+    torch.set_grad_enabled(True)  # see word_run
+    args = ["--arch", "tinyrnn", "--hidden-size", "8", "--max-steps", "1", "--threads", "1"]
+    code, _, err = cli("train", "-d", "word", "-c", text, "--out", tmp_path / "r", *args, "-q")
+    assert code == 0, err
+    code, _, err = cli("neighbours", tmp_path / "r", "river")
+    assert code == 1 and "no input embedding" in err and err.count("\n") == 1, err
+
+
 def test_conformance_kit(tmp_path):
     testing = pytest.importorskip("seqgen.testing")
     testing.check_tokenizer(WordTokenizer, WordTokenizer.sample_corpus(tmp_path), tmp_dir=tmp_path)
