@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from seqgen import checkpoint, registry
 from seqgen.checkpoint import Checkpoint
 from seqgen.errors import SeqgenError
+
+if TYPE_CHECKING:
+    from seqgen.distributed import World
 
 
 def train(
@@ -92,17 +95,24 @@ class Model:
         split: str = "valid",
         streams: int = 16,
         cache: bool = True,
+        world: World | None = None,
     ) -> dict[str, Any]:
         """Held-out loss of ``split`` of the run's corpus (or of ``corpus``, whole if it has
-        no splits of its own): nats and bits per token and per unit, as `seqgen eval` prints."""
+        no splits of its own): nats and bits per token and per unit, as `seqgen eval` prints.
+        With a ``world`` of several processes each scores its share and the sums are
+        exchanged, so every rank returns the single-process figure."""
+        from seqgen.distributed import SINGLE
         from seqgen.evaluate import Score, cached_logprobs, target_logprobs
 
-        data, name = self._data(corpus)
+        world = world or SINGLE
+        data, name = world.first(lambda: self._data(corpus))
         if "all" in data.splits:
             split = "all"
         t0 = time.perf_counter()
         tok, ids = self.tokenizer, data.tokens(split)
-        logp = target_logprobs(self.model, ids, tok.eod_id, streams=streams)
+        share = (world.rank, world.size)
+        logp = target_logprobs(self.model, ids, tok.eod_id, streams=streams, share=share)
+        world.sum_(logp)
         units = data.units(split)
         lstm = Score(-float(logp.sum(dtype=np.float64)), len(logp), units, tok.unit)
         weights = self.checkpoint.cache if cache else None

@@ -46,6 +46,7 @@ class Progress:
     train_time: float = 0.0  # seconds of training so far (validation excluded)
     best_val: float = math.inf  # best validation nats/token
     evals_since_best: int = 0
+    world: int = 1  # processes that trained it (a resume on another number is not exact)
 
 
 @dataclass

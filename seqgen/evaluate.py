@@ -74,10 +74,15 @@ def target_logprobs(
     streams: int = 16,
     chunk: int = 256,
     device: str | torch.device = "cpu",
+    share: tuple[int, int] = (0, 1),
 ) -> np.ndarray:
     """log p of each token given what precedes it, in order (float32). With ``eod_id``, the
     split is read as ``with_start`` gives it and the state is reset after each end-of-document
-    token, so every document is scored on its own; without it, ids[0] is context only."""
+    token, so every document is scored on its own; without it, ids[0] is context only.
+
+    ``share=(rank, size)`` scores only that rank's part (whole batches of documents, or whole
+    streams) and leaves the rest zero: summed over the ranks, the arrays are the one array a
+    single process computes."""
     was_training = model.training
     model.eval()
     ids = with_start(ids, eod_id)
@@ -89,7 +94,7 @@ def target_logprobs(
     if eod_id is not None:
         starts = np.flatnonzero(ids[:-1] == eod_id)
         if len(starts) >= 2 * streams:  # many documents: score each one on its own, batched
-            _documents_logprobs(model, ids, starts, device, out, chunk=chunk)
+            _documents_logprobs(model, ids, starts, device, out, chunk=chunk, share=share)
             model.train(was_training)
             return out
     streams = max(1, min(streams, n // max(chunk, 1)))
@@ -109,10 +114,14 @@ def target_logprobs(
     x = np.lib.stride_tricks.sliding_window_view(main[:-1], m)[::m][:streams]
     y = np.lib.stride_tricks.sliding_window_view(main[1:], m)[::m][:streams]
     at = np.arange(streams * m).reshape(streams, m)  # where each target's log p goes
-    state = run(np.ascontiguousarray(x), np.ascontiguousarray(y), None, at)
+    rank, size = share
+    mine = np.array_split(np.arange(streams), size)[rank]  # this rank's streams
+    if len(mine):
+        x, y, at = x[mine], y[mine], at[mine]
+        state = run(np.ascontiguousarray(x), np.ascontiguousarray(y), None, at)
     rest = ids[streams * m :]
-    if len(rest) > 1:
-        last = model.select_state(state, torch.tensor([streams - 1]))
+    if len(rest) > 1 and len(mine) and mine[-1] == streams - 1:
+        last = model.select_state(state, torch.tensor([len(mine) - 1]))
         run(rest[None, :-1], rest[None, 1:], last, np.arange(streams * m, n)[None])
     model.train(was_training)
     return out
@@ -126,13 +135,15 @@ def _documents_logprobs(
     out: np.ndarray,
     batch: int = 64,
     chunk: int = 256,
+    share: tuple[int, int] = (0, 1),
 ) -> None:
     """Each document (from its end-of-document input to the next) starts from a zero state,
     exactly as with resets; documents of similar length are padded into one batch."""
     bounds = sorted({0, *starts.tolist(), len(ids) - 1})
     segs = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     segs.sort(key=lambda ab: ab[0] - ab[1])  # longest first
-    for i in range(0, len(segs), batch):
+    rank, size = share
+    for i in range(rank * batch, len(segs), batch * size):  # whole batches, dealt in turn
         group = segs[i : i + batch]
         lengths = np.array([b - a for a, b in group])
         width = max(b - a for a, b in group)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import time
 
 import torch
 
@@ -64,3 +66,38 @@ def pick_precision(name: str, device: torch.device) -> str:
     if name not in ("fp32", "bf16"):
         raise SeqgenError(f"--precision {name}: choose auto, fp32 or bf16")
     return name
+
+
+def pick_threads(requested: int | None, processes_here: int = 1) -> int:
+    """CPU threads for this process: ``--threads``, or the cores it may use (its affinity,
+    shared among the run's processes on this machine) less those other programs keep busy
+    right now. An LSTM step is many small parallel regions; a thread whose core another
+    program holds makes every region wait for it (throughput falls 10x or more), so a busy
+    core is better left alone."""
+    if requested:
+        return requested
+    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    cores = max(1, cores // max(1, processes_here))
+    return max(1, min(cores, cores - busy_cores(cores)))
+
+
+def busy_cores(cores: int, window: float = 0.1) -> int:
+    """How many of ``cores`` other programs keep busy, from the machine's idle time over
+    ``window`` seconds (Linux /proc/stat; 0 elsewhere)."""
+    try:
+        before = _cpu_times()
+        time.sleep(window)
+        after = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return 0
+    total = sum(after) - sum(before)
+    idle = (after[3] + after[4]) - (before[3] + before[4])
+    if total <= 0:
+        return 0
+    busy = (total - idle) / total * (os.cpu_count() or 1)
+    return int(min(cores, max(0.0, busy - 0.25) + 0.5))  # this process's own share aside
+
+
+def _cpu_times() -> list[int]:
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:]]

@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from seqgen.batcher import StreamBatcher, plan
 from seqgen.checkpoint import Checkpoint
 from seqgen.config import RunInfo, TrainConfig
 from seqgen.data import Dataset
+from seqgen.distributed import SINGLE, World
 from seqgen.errors import CheckpointError, SeqgenError
 from seqgen.trainer import Callback, Trainer
 
@@ -41,15 +42,19 @@ class Run:
     trainer: Trainer
     data: Dataset
     resumed: bool = False
-    lock: Any = None  # held on the run directory until training ends
+    lock: Any = None  # held on the run directory (by rank 0) until training ends
+    world: World = field(default_factory=lambda: SINGLE)
 
     def train(self, stop_after: int | None = None) -> dict:
         """Train until the plan ends (or ``stop_after`` steps of this session); the summary."""
+        from seqgen.distributed import close
+
         try:
             return self.trainer.run(stop_after=stop_after)
         finally:
             if self.lock is not None:
                 self.lock.release()
+            close(self.world)
 
 
 LOCK = ".seqgen.lock"
@@ -134,25 +139,49 @@ def start(
         model.update(sized_model)
         train.update(sized_train)
     cfg = TrainConfig(**train).check()
-    out = (
-        Path(out)
-        if out is not None
-        else Path("runs") / f"{domain}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
-    with claimed(out) as lock:
-        if (out / checkpoint.LATEST).exists():
-            raise SeqgenError(
-                f"--out {out} already holds a run; continue it with --resume {out} "
-                "or choose another --out"
-            )
-        data, fingerprint = _prepare(tok_cls, corpus, settings, note)
+    world = join(cfg)
+    note, quiet = (note, quiet) if world.main else (_silent, True)
+    out = Path(out) if out is not None else Path("runs") / f"{domain}-{_stamp(world)}"
+    with contextlib.ExitStack() as stack:
+        lock = world.first(lambda: _claim_new(stack, out), others=False)
+        data, fingerprint = world.first(lambda: _prepare(tok_cls, corpus, settings, note))
         _check_logits(cfg, model, data.tokenizer.vocab_size)
         model_cfg = _model_config(arch, model, data.tokenizer.vocab_size, note)
         plugin = reg.domain_plugin.get(domain, "?")
         version = reg.plugins[plugin].version if plugin in reg.plugins else "unknown"
         info = RunInfo(domain, corpus, settings, plugin, version, arch, fingerprint)
-        trainer = _trainer(out, data, model_cfg, cfg, info, None, quiet, note)
-    return Run(out, trainer, data, lock=lock)
+        trainer = _trainer(out, data, model_cfg, cfg, info, None, quiet, note, world)
+    return Run(out, trainer, data, lock=lock, world=world)
+
+
+def join(cfg: TrainConfig) -> World:
+    """The processes of this run: one, or those torchrun started (``seqgen.distributed``)."""
+    from seqgen import distributed
+    from seqgen.hardware import pick_device
+
+    return distributed.init(pick_device(cfg.device))
+
+
+def _claim_new(stack: contextlib.ExitStack, out: Path):
+    lock = stack.enter_context(claimed(out))
+    if (out / checkpoint.LATEST).exists():
+        raise SeqgenError(
+            f"--out {out} already holds a run; continue it with --resume {out} "
+            "or choose another --out"
+        )
+    return lock
+
+
+def _stamp(world: World) -> str:
+    """The time stamp of a run directory, rank 0's on every rank."""
+    stamp = [time.strftime("%Y%m%d-%H%M%S")]
+    if world.size > 1:
+        torch.distributed.broadcast_object_list(stamp, src=0)
+    return stamp[0]
+
+
+def _silent(msg: str) -> None:
+    pass
 
 
 def resume(
@@ -166,19 +195,27 @@ def resume(
     """Continue the run in ``run_dir`` from its latest checkpoint. A new limit among ``train``
     (max_time, max_steps, epochs) replaces the old plan; other ``train`` values override."""
     run_dir = Path(run_dir)
-    if not (run_dir / checkpoint.LATEST).is_file():
+    latest = run_dir / checkpoint.LATEST
+    if not latest.is_file():
         raise SeqgenError(f"--resume {run_dir}: no {checkpoint.LATEST} there to continue from")
-    with claimed(run_dir) as lock:
-        return _resume(run_dir, lock, corpus, train, quiet, note, domain)
+    stamp = latest.stat().st_mtime_ns
+    ckpt = checkpoint.load(latest)
+    cfg = _resumed_config(ckpt, train)
+    world = join(cfg)
+    note, quiet = (note, quiet) if world.main else (_silent, True)
+    with contextlib.ExitStack() as stack:
+        lock = world.first(lambda: stack.enter_context(claimed(run_dir)), others=False)
+        if world.main and latest.stat().st_mtime_ns != stamp:  # it ended meanwhile: reread
+            ckpt = checkpoint.load(latest)
+            cfg = _resumed_config(ckpt, train)
+        job = _resume(run_dir, ckpt, cfg, corpus, quiet, note, domain, world)
+        job.lock = lock
+        return job
 
 
-def _resume(run_dir: Path, lock, corpus, train, quiet: bool, note: Note, domain) -> Run:
-    ckpt = checkpoint.load(run_dir / checkpoint.LATEST)
-    info = ckpt.run
-    if domain and domain != info.domain:
-        raise SeqgenError(f"--resume {run_dir}: that run is of domain {info.domain!r}")
-    if ckpt.tokenizer.domain != info.domain:
-        raise CheckpointError(f"{ckpt.path}: its tokenizer and its run disagree on the domain")
+def _resumed_config(ckpt: Checkpoint, train: dict[str, Any] | None) -> TrainConfig:
+    """The run's training config with the given values; a new limit (max_time, max_steps,
+    epochs) replaces the old plan."""
     given = dict(train or {})
     unknown = sorted(set(given) - train_options())
     if unknown:
@@ -187,10 +224,19 @@ def _resume(run_dir: Path, lock, corpus, train, quiet: bool, note: Note, domain)
     if any(k in given for k in ("max_time", "max_steps", "epochs")):
         values.update(max_time=None, max_steps=None, epochs=None)  # a new plan
     values.update(given)
-    cfg = TrainConfig(**values).check()
+    return TrainConfig(**values).check()
+
+
+def _resume(run_dir: Path, ckpt, cfg, corpus, quiet: bool, note: Note, domain, world) -> Run:
+    info = ckpt.run
+    if domain and domain != info.domain:
+        raise SeqgenError(f"--resume {run_dir}: that run is of domain {info.domain!r}")
+    if ckpt.tokenizer.domain != info.domain:
+        raise CheckpointError(f"{ckpt.path}: its tokenizer and its run disagree on the domain")
     reg = registry.load()
-    data, fingerprint = _prepare(
-        reg.domain(info.domain), corpus or info.corpus, info.settings, note
+    tok_cls = reg.domain(info.domain)
+    data, fingerprint = world.first(
+        lambda: _prepare(tok_cls, corpus or info.corpus, info.settings, note)
     )
     if corpus is None and info.fingerprint and fingerprint != info.fingerprint:
         raise SeqgenError(
@@ -206,8 +252,13 @@ def _resume(run_dir: Path, lock, corpus, train, quiet: bool, note: Note, domain)
         model_cfg = models.config_of(ckpt.arch, ckpt.model_config)
     except ValueError as e:
         raise CheckpointError(f"{ckpt.path}: the model config does not fit: {e}") from None
-    trainer = _trainer(run_dir, data, model_cfg, cfg, info, ckpt, quiet, note)
-    return Run(run_dir, trainer, data, resumed=True, lock=lock)
+    trainer = _trainer(run_dir, data, model_cfg, cfg, info, ckpt, quiet, note, world)
+    if ckpt.progress.world != world.size:
+        note(
+            f"this run was trained by {ckpt.progress.world} process(es) and continues on "
+            f"{world.size}: the streams are re-sharded, so it will not be bit-exact"
+        )
+    return Run(run_dir, trainer, data, resumed=True, world=world)
 
 
 def _check_logits(cfg: TrainConfig, model: dict, vocab: int) -> None:
@@ -302,32 +353,35 @@ def _trainer(
     ckpt: Checkpoint | None,
     quiet: bool,
     note: Note,
+    world: World = SINGLE,
     callbacks: list[Callback] | None = None,
 ) -> Trainer:
-    from seqgen.hardware import pick_device, pick_precision
+    from seqgen.distributed import device_of
+    from seqgen.hardware import pick_device, pick_precision, pick_threads
     from seqgen.optim import make_optimizer, sparse_embedding
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
+    torch.set_num_threads(pick_threads(cfg.threads, world.local_size))
+    device = device_of(pick_device(cfg.device), world)
     precision = pick_precision(cfg.precision, device)
     torch.manual_seed(cfg.seed)
     model = models.build(info.arch, model_cfg)
+    if world.rank:  # the same weights on every rank, but each its own dropout
+        torch.manual_seed(cfg.seed + 1_000_003 * world.rank)
     _init_embeddings(model, data.tokenizer, vectors=ckpt is None)
     model.to(device)
-    sparse_embedding(model, cfg.optimizer)
+    sparse_embedding(model, cfg.optimizer if world.size == 1 else "dense")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(cfg.optimizer, params, cfg.lr, cfg.weight_decay)
     train_ids = data.tokens("train")
     if ckpt is None:
         model.start_from_counts(np.bincount(train_ids, minlength=model_cfg.vocab_size))
-    layout = plan(len(train_ids), cfg.batch_size, cfg.seq_len)
-    if layout.shrunk:
+    layout = plan(len(train_ids), cfg.batch_size, cfg.seq_len, world.size)
+    if layout.shrunk or layout.batch_size != cfg.batch_size:
         note(f"corpus is small: using --batch-size {layout.batch_size} --seq-len {layout.seq_len}")
-    batcher = StreamBatcher(train_ids, layout)
+    batcher = StreamBatcher(train_ids, layout, world.rank, world.size)
     if callbacks is None:
-        callbacks = default_callbacks(out, cfg, quiet)
-    trainer = Trainer(model, opt, data, batcher, cfg, info, device, precision, callbacks)
+        callbacks = default_callbacks(out, cfg, quiet) if world.main else []
+    trainer = Trainer(model, opt, data, batcher, cfg, info, device, precision, callbacks, world)
     if ckpt is not None:
         trainer.restore(ckpt)
     return trainer

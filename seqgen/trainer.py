@@ -24,6 +24,7 @@ from seqgen.batcher import StreamBatcher
 from seqgen.checkpoint import Checkpoint, Progress, TokenizerInfo
 from seqgen.config import RunInfo, TrainConfig
 from seqgen.data import Dataset
+from seqgen.distributed import SINGLE, World
 from seqgen.doccache import CacheWeights
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import LN2, cached_logprobs, fit_cache, target_logprobs
@@ -55,8 +56,12 @@ class Trainer:
         device: torch.device,
         precision: str,
         callbacks: list[Callback] | None = None,
+        world: World = SINGLE,
     ):
         self.model, self.opt, self.data, self.batcher = model, optimizer, data, batcher
+        self.world = world
+        self.loss_of = model.loss if world.size == 1 else _data_parallel(model, device)
+        self.shared: list | None = None  # every rank's stream state and RNG, on rank 0
         self.cfg, self.info, self.device, self.precision = cfg, info, device, precision
         self.callbacks = list(callbacks or [])
         self.schedule = Schedule(cfg, batcher.steps_per_epoch)
@@ -65,6 +70,7 @@ class Trainer:
         self.cache: CacheWeights | None = None  # fitted at each validation with cfg.cache
         self.eod_id = data.tokenizer.eod_id
         self.stop_requested = False
+        self.asked_at = -math.inf  # when the first stop was asked for
 
     @property
     def step(self) -> int:
@@ -86,7 +92,7 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-            loss, state = self.model.loss(x, y, self.state, x == self.eod_id)
+            loss, state = self.loss_of(x, y, self.state, x == self.eod_id)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.clip:
@@ -108,7 +114,9 @@ class Trainer:
             ids = np.asarray(ids[: self.cfg.val_tokens])
             units = tok.count_units(ids)
             row["val_prefix_tokens"] = len(ids)
-        logp = target_logprobs(self.model, ids, self.eod_id, device=self.device)
+        share = (self.world.rank, self.world.size)
+        logp = target_logprobs(self.model, ids, self.eod_id, device=self.device, share=share)
+        self.world.sum_(logp)  # each rank scored its share; the rest of its array is zeros
         nll, n, units = -float(logp.sum(dtype=np.float64)), len(logp), max(1, units)
         row.update(
             val_nats_per_token=nll / n,
@@ -135,6 +143,7 @@ class Trainer:
             p.best_val, p.evals_since_best = row["val_nats_per_token"], 0
         elif scored:
             p.evals_since_best += 1
+        self.share()
         self.emit("on_validation", row, improved or not scored)
         return row
 
@@ -148,11 +157,12 @@ class Trainer:
         tokens_per_step = self.batcher.layout.batch_size * self.batcher.layout.seq_len
         loss_sum, loss_n, window = 0.0, 0, 0.0
         with self._deferred_interrupt(), self._closing():
+            self.share()
             self.emit("on_start")
             while not sched.finished(p.step, p.train_time):
                 t0 = time.perf_counter()
                 loss = self.train_step()
-                dt = time.perf_counter() - t0
+                dt, loss = self._agree(time.perf_counter() - t0, loss)
                 p.train_time += dt
                 window += dt
                 loss_sum, loss_n = loss_sum + loss, loss_n + 1
@@ -176,6 +186,7 @@ class Trainer:
                     break
                 if self.stop_requested:
                     interrupted = True
+                    self.share()
                     self.emit("on_interrupt")
                     break
             summary = {
@@ -187,8 +198,26 @@ class Trainer:
                 "steps_this_session": p.step - start_step,
                 "last": row,
             }
+            self.share()
             self.emit("on_end", summary)
         return summary
+
+    def _agree(self, dt: float, loss: float) -> tuple[float, float]:
+        """What every rank must see alike after a step: the slowest rank's time (the plan and
+        the learning rate follow it), the mean loss, and whether any rank was asked to stop."""
+        if self.world.size == 1:
+            return dt, loss
+        each = self.world.agree([dt, loss, float(self.stop_requested)])
+        self.stop_requested = bool(each[:, 2].max() > 0)
+        return float(each[:, 0].max()), float(each[:, 1].mean())
+
+    def share(self) -> None:
+        """Before callbacks that may save: rank 0 collects each rank's stream state and RNG."""
+        if self.world.size == 1:
+            return
+        state = self.model.state_tensors(self.state) if self.state is not None else None
+        mine = ([t.cpu() for t in state] if state is not None else None, torch.get_rng_state())
+        self.shared = self.world.gather(mine)
 
     def _log_row(self, loss: float, tps: float) -> dict:
         p = self.progress
@@ -209,22 +238,27 @@ class Trainer:
 
     @contextlib.contextmanager
     def _deferred_interrupt(self):
-        """The first Ctrl-C asks for a stop at the next step boundary; the second stops now."""
+        """The first Ctrl-C (or SIGTERM, as a scheduler sends) asks for a stop at the next step
+        boundary; a second Ctrl-C stops now. A repeat within a second is the same request
+        (torchrun forwards the terminal's Ctrl-C to processes that already had it)."""
 
         def handler(signum, frame):
-            if self.stop_requested:
+            now = time.monotonic()
+            if self.stop_requested and signum == signal.SIGINT and now - self.asked_at > 1.0:
                 raise KeyboardInterrupt
-            self.stop_requested = True
+            if not self.stop_requested:
+                self.stop_requested, self.asked_at = True, now
 
         try:
-            old = signal.signal(signal.SIGINT, handler)
+            old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         except ValueError:  # not the main thread: no handler of our own
             yield
             return
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, old)
+            for sig, was in old.items():
+                signal.signal(sig, was)
 
     # --- checkpoints -----------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
@@ -239,15 +273,10 @@ class Trainer:
             ),
             run=self.info,
             train_config=self.cfg,
-            progress=Progress(**vars(self.progress)),
+            progress=Progress(**{**vars(self.progress), "world": self.world.size}),
             optimizer=self.opt.state_dict(),
-            stream_state=[t.cpu() for t in self.model.state_tensors(self.state)]
-            if self.state is not None
-            else None,
-            rng={
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            },
+            stream_state=self._stream_state(),
+            rng=self._rng(),
             cache=self.cache,
             data={"splits": self.data.meta["splits"], "unit": tok.unit},
         )
@@ -263,22 +292,80 @@ class Trainer:
             raise CheckpointError(f"{ckpt.path}: the optimizer state does not fit ({e})") from None
         self.progress = Progress(**vars(ckpt.progress))
         self.cache = ckpt.cache
-        if ckpt.stream_state is not None:
-            rows = self.batcher.layout.batch_size // self.batcher.world
-            try:
-                state = self.model.state_from_tensors(ckpt.stream_state, rows)
-            except ValueError:
-                raise CheckpointError(
-                    f"{ckpt.path}: the stream state does not fit this run"
-                ) from None
-            self.state = self.model.detach_state(tree_map(lambda t: t.to(self.device), state))
+        self.state = self._restored_state(ckpt)
         rng = ckpt.rng or {}
         try:
-            torch.set_rng_state(rng["torch"])
+            ranks = rng.get("ranks") or []
+            if len(ranks) == self.world.size:
+                torch.set_rng_state(ranks[self.world.rank])
+            elif self.world.main:
+                torch.set_rng_state(rng["torch"])
             if rng.get("cuda") and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(rng["cuda"])
-        except (KeyError, TypeError, RuntimeError, ValueError):
+        except (KeyError, TypeError, RuntimeError, ValueError, IndexError):
             raise CheckpointError(f"{ckpt.path}: the random-number state is corrupt") from None
+
+    def _restored_state(self, ckpt: Checkpoint):
+        """This rank's rows of the checkpoint's stream state (of all B streams). A run
+        resumed on another number of processes whose layout changed starts its streams over."""
+        from seqgen.errors import CheckpointError
+
+        if ckpt.stream_state is None:
+            return None
+        try:
+            state = self.model.state_from_tensors(ckpt.stream_state, self.batcher.layout.batch_size)
+        except ValueError:
+            if ckpt.progress.world != self.world.size:
+                return None
+            raise CheckpointError(f"{ckpt.path}: the stream state does not fit this run") from None
+        if self.world.size > 1:
+            state = self.model.select_state(state, torch.tensor(list(self.batcher.streams)))
+        return self.model.detach_state(tree_map(lambda t: t.to(self.device), state))
+
+    def _stream_state(self) -> list[torch.Tensor] | None:
+        """All B streams' state: this process's, or (rank 0, several processes) every rank's
+        rows in order, as ``share`` collected them."""
+        if self.world.size == 1 or not self.shared:
+            if self.state is None:
+                return None
+            return [t.cpu() for t in self.model.state_tensors(self.state)]
+        if self.shared[0][0] is None:
+            return None
+        rows = self.batcher.layout.batch_size // self.world.size
+        parts = [self.model.state_from_tensors(s, rows) for s, _ in self.shared]
+        return [t.cpu() for t in self.model.state_tensors(self.model.join_states(parts))]
+
+    def _rng(self) -> dict:
+        rng = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+        if self.world.size > 1 and self.shared:
+            rng["ranks"] = [r for _, r in self.shared]
+        return rng
+
+
+def _data_parallel(model: LanguageModel, device: torch.device):
+    """The model's loss behind DistributedDataParallel: gradients are averaged over the ranks
+    during the backward pass (bucketed, overlapping it). Parameters a step may leave unused (an
+    adaptive softmax cluster no target fell into) are searched for unless the model says
+    there are none."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    unused = not model.uses_every_parameter()
+    return DistributedDataParallel(_Loss(model), device_ids=ids, find_unused_parameters=unused)
+
+
+class _Loss(torch.nn.Module):
+    """``model.loss`` as a module's forward, the call DistributedDataParallel wraps."""
+
+    def __init__(self, model: LanguageModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, y, state, resets):
+        return self.model.loss(x, y, state, resets)
 
 
 def _plain(config: Any) -> dict:

@@ -100,7 +100,8 @@ def main() -> None:
         _plugin_commands()
         app()
     except SeqgenError as e:
-        print(f"seqgen: error: {e}", file=sys.stderr)
+        if type(e).__name__ != "PeerError":  # rank 0 of a multi-process run says it once
+            print(f"seqgen: error: {e}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("seqgen: interrupted", file=sys.stderr)

@@ -29,13 +29,24 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Evaluate a model. Example: seqgen eval runs/char --json"""
-    from seqgen import api
+    import torch
+
+    from seqgen import api, distributed
     from seqgen.cli.common import emit_json
 
     if streams < 1:
         raise SeqgenError(f"--streams {streams}: must be at least 1")
     model = api.load(target)
-    report = model.score(corpus, split=split, streams=streams, cache=cache)
+    from seqgen.hardware import pick_threads
+
+    world = distributed.init(torch.device("cpu"))  # scored on the CPU, as sampling is
+    torch.set_num_threads(pick_threads(None, world.local_size))
+    try:
+        report = model.score(corpus, split=split, streams=streams, cache=cache, world=world)
+    finally:
+        distributed.close(world)
+    if not world.main:  # under torchrun every rank scores a share; rank 0 reports
+        return
     if as_json:
         emit_json(report)
         return

@@ -143,10 +143,23 @@ def train(
         None, help="auto, cpu, cuda or mps [auto].", rich_help_panel=HARDWARE
     ),
     threads: int = typer.Option(None, help="CPU threads [all cores].", rich_help_panel=HARDWARE),
+    nproc: int = typer.Option(
+        None,
+        help="Train with N processes on this machine (data parallel, through torchrun; "
+        "docs/scaling.md).",
+        rich_help_panel=HARDWARE,
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or samples."),
 ) -> None:
     """Train a model. Example: seqgen train --domain char --corpus input.txt --max-time 300"""
-    from seqgen import registry, run
+    import sys
+
+    from seqgen import distributed, registry, run
+
+    if nproc is not None and not distributed.launched():
+        from seqgen.launch import launch, without_nproc
+
+        raise typer.Exit(launch(nproc, without_nproc(sys.argv[1:])))
 
     registry.warn_problems()
     train = _given(
@@ -177,11 +190,25 @@ def train(
             train=train, quiet=quiet, note=note,
         )  # fmt: skip
     t = job.trainer
+    if not job.world.main:
+        job.train(stop_after)  # rank 0 reports for all
+        return
     note(
         f"{t.model.num_parameters() / 1e6:.2f}M parameters, {t.device.type} {t.precision}, "
-        f"batch {t.batcher.layout.batch_size}x{t.batcher.layout.seq_len}, run directory {job.dir}"
+        f"batch {t.batcher.layout.batch_size}x{t.batcher.layout.seq_len}, "
+        f"{_threads(job.world.size)}run directory {job.dir}"
     )
     report(job.train(stop_after), job.dir)
+
+
+def _threads(processes: int) -> str:
+    """How the run computes: its processes and each one's CPU threads."""
+    import torch
+
+    each = torch.get_num_threads()
+    if processes > 1:
+        return f"{processes} processes x {each} thread(s), "
+    return f"{each} thread(s), "
 
 
 def _given(**values) -> dict:

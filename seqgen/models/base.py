@@ -78,6 +78,11 @@ class LanguageModel(nn.Module):
         None for an architecture without one."""
         return None
 
+    def uses_every_parameter(self) -> bool:
+        """Whether every training step gives every trainable weight a gradient, so that
+        several processes need not search each step for unused ones. False is always safe."""
+        return False
+
     # --- state handling: any nesting of tensors (a tensor, a tuple, a dict, ...) -------------
     def detach_state(self, state: State) -> State:
         """The state cut from the graph (truncated backpropagation), in fp32."""
@@ -97,6 +102,11 @@ class LanguageModel(nn.Module):
             return t * keep.to(t.dtype).view(shape)
 
         return tree_map(keep_rows, state)
+
+    def join_states(self, states: list[State]) -> State:
+        """Several states of the same nesting as one, their rows in order (the streams of
+        several processes)."""
+        return tree_map(lambda *ts: torch.cat(ts, self.batch_dim), states[0], *states[1:])
 
     def state_tensors(self, state: State) -> list[torch.Tensor]:
         """The state as a flat list of tensors (what a checkpoint stores)."""

@@ -57,6 +57,11 @@ class TokenHead(LanguageModel):
             if tie:
                 self.head.weight = self.embed.weight
 
+    def uses_every_parameter(self) -> bool:
+        """A full softmax trains every weight each step; an adaptive one skips the clusters
+        no target fell into."""
+        return self.adaptive is None
+
     def input_embeddings(self) -> nn.Embedding:
         return self.embed
 
