@@ -14,6 +14,7 @@ then name the ranks whose processes are gone (those on this machine) in one line
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Callable
@@ -30,6 +31,8 @@ T = TypeVar("T")
 
 class PeerError(SeqgenError):
     """Rank 0's error, raised on the other ranks too; only rank 0 prints it."""
+
+    said_elsewhere = True
 
 
 class LostPeer(PeerError):
@@ -101,9 +104,19 @@ class World:
             self._call(torch.distributed.barrier)
 
     def _call(self, fn, *args, **kwargs):
-        try:
+        with self.talking():
             return fn(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def talking(self, only_backend: bool = False):
+        """Around calls that talk to the other ranks (a collective; a backward pass whose
+        gradients are averaged): a peer that went away becomes one line, not a traceback.
+        With ``only_backend``, only errors from gloo/NCCL are taken to mean that."""
+        try:
+            yield
         except RuntimeError as e:  # gloo/NCCL: a peer went away, or timed out
+            if self.size == 1 or (only_backend and not _from_backend(e)):
+                raise
             kind = LostPeer if os.environ.get("SEQGEN_LAUNCHER") else SeqgenError
             raise kind(f"rank {self.rank}: {self.lost(e)}") from None
 
@@ -151,7 +164,13 @@ def init(device: torch.device) -> World:
 
 
 def close(world: World) -> None:
+    """Leave the process group together: every rank reaches the barrier before any tears its
+    connections down (a rank that leaves early can make a slower one abort)."""
     if world.size > 1 and torch.distributed.is_initialized():
+        import gc
+
+        gc.collect()  # a DistributedDataParallel left unreferenced lets go of the group
+        world.barrier()
         torch.distributed.destroy_process_group()
 
 
@@ -179,6 +198,13 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _from_backend(e: BaseException) -> bool:
+    text = str(e)
+    return "DistBackendError" in type(e).__name__ or any(
+        word in text for word in ("gloo", "NCCL", "Connection", "connection")
+    )
 
 
 def _first_line(e: BaseException) -> str:

@@ -50,11 +50,13 @@ class Run:
         from seqgen.distributed import close
 
         try:
-            return self.trainer.run(stop_after=stop_after)
+            summary = self.trainer.run(stop_after=stop_after)
         finally:
             if self.lock is not None:
                 self.lock.release()
-            close(self.world)
+        self.trainer.loss_of = self.trainer.model.loss  # DistributedDataParallel goes first
+        close(self.world)  # only after a clean end: with a peer gone, exiting is the way out
+        return summary
 
 
 LOCK = ".seqgen.lock"

@@ -91,10 +91,11 @@ class Trainer:
         lr = self.schedule.lr(step, self.progress.train_time)
         for group in self.opt.param_groups:
             group["lr"] = lr
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-            loss, state = self.loss_of(x, y, self.state, x == self.eod_id)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        with self.world.talking(only_backend=True):  # gradients are averaged in backward
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+                loss, state = self.loss_of(x, y, self.state, x == self.eod_id)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
         if self.cfg.clip:
             clip_gradients(self.model.parameters(), self.cfg.clip)
         self.opt.step()

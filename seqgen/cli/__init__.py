@@ -100,7 +100,7 @@ def main() -> None:
         _plugin_commands()
         app()
     except SeqgenError as e:
-        if type(e).__name__ != "PeerError":  # rank 0 of a multi-process run says it once
+        if not getattr(e, "said_elsewhere", False):  # another process of the run says it
             print(f"seqgen: error: {e}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

@@ -41,10 +41,8 @@ def evaluate(
 
     world = distributed.init(torch.device("cpu"))  # scored on the CPU, as sampling is
     torch.set_num_threads(pick_threads(None, world.local_size))
-    try:
-        report = model.score(corpus, split=split, streams=streams, cache=cache, world=world)
-    finally:
-        distributed.close(world)
+    report = model.score(corpus, split=split, streams=streams, cache=cache, world=world)
+    distributed.close(world)
     if not world.main:  # under torchrun every rank scores a share; rank 0 reports
         return
     if as_json:

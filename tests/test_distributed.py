@@ -1,0 +1,158 @@
+"""Two processes on gloo (CPU) train, validate and evaluate as one process does: the same
+losses and weights for the same global batch, an exact resume after a rank is killed, one line
+naming the rank that died, and `seqgen eval` figures equal to a single process's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seqgen import checkpoint
+
+SMALL = [
+    "--seed", "3", "--hidden-size", "24", "--embedding-size", "8", "--batch-size", "4",
+    "--seq-len", "16", "--precision", "fp32", "--threads", "1", "-q",
+]  # fmt: skip
+
+
+def seqgen(*args, env, wait=True):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seqgen", *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if not wait:
+        return proc
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, out, err
+
+
+def rows(run: Path, key: str) -> list[float]:
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line)[key] for line in lines if key in json.loads(line)]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ddp")
+    text = root / "corpus.txt"
+    text.write_text("".join(f"line {i}: the quick brown fox, {i * 7 % 13}\n" for i in range(600)))
+    env = {**os.environ, "SEQGEN_CACHE": str(root / "cache")}
+    return root, text, env
+
+
+@pytest.fixture(scope="module")
+def pair(corpus):
+    """The same 12 steps (dropout 0) in one process and in two."""
+    root, text, env = corpus
+    args = ["-d", "char", "-c", text, "--max-steps", "12", "--eval-every", "4", "--dropout", "0"]
+    one, two = root / "one", root / "two"
+    for out, extra in ((one, []), (two, ["--nproc", "2"])):
+        code, _, err = seqgen("train", *args, *SMALL, "--out", out, *extra, env=env)
+        assert code == 0, err
+    return one, two
+
+
+@pytest.mark.slow
+def test_two_ranks_match_one_process(pair):
+    one, two = pair
+    for key in ("train_loss", "val_nats_per_token"):
+        a, b = rows(one, key), rows(two, key)
+        assert len(a) == len(b) > 0
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+    got, want = (checkpoint.load(r / "checkpoint.pt") for r in (two, one))
+    assert got.progress.world == 2 and want.progress.world == 1
+    assert got.progress.step == want.progress.step == 12
+    for name, tensor in want.model.items():
+        assert torch.allclose(tensor, got.model[name], rtol=0, atol=1e-5), name
+    assert len(got.rng["ranks"]) == 2 and not torch.equal(*got.rng["ranks"])
+
+
+@pytest.mark.slow
+def test_eval_on_two_ranks_equals_one(pair, corpus):
+    _, two = pair
+    env = corpus[2]
+    code, out, err = seqgen("eval", two, "--json", env=env)
+    assert code == 0, err
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    proc = subprocess.run(
+        [*torchrun, "--nproc-per-node", "2", "-m", "seqgen", "eval", two, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    one, both = json.loads(out), json.loads(proc.stdout)  # rank 0 alone prints
+    assert both["tokens"] == one["tokens"]
+    assert abs(both["nats_per_token"] - one["nats_per_token"]) < 1e-6
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return sorted(kids)
+
+
+@pytest.mark.slow
+def test_killed_rank_is_named_and_the_run_resumes_exactly(corpus):
+    """Dropout 0.2: each rank's own random stream must come back too."""
+    root, text, env = corpus
+    args = ["-d", "char", "-c", text, "--max-steps", "300", "--eval-every", "5", "--nproc", "2"]
+    whole, cut = root / "whole", root / "cut"
+    code, _, err = seqgen("train", *args, *SMALL, "--out", whole, env=env)
+    assert code == 0, err
+    proc = seqgen("train", *args, *SMALL, "--out", cut, env=env, wait=False)
+    deadline = time.time() + 120
+    while len(rows(cut, "val_nats_per_token") if (cut / "metrics.jsonl").exists() else []) < 2:
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+        time.sleep(0.02)
+    workers = _children(proc.pid)
+    assert len(workers) == 2
+    os.kill(workers[-1], signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert len(lines) == 1 and "rank 1" in lines[0] and "SIGKILL" in lines[0], err
+    assert "Traceback" not in err
+    stopped = checkpoint.load(cut / "checkpoint.pt").progress.step
+    assert 0 < stopped < 300
+    code, _, err = seqgen("train", "--resume", cut, "--nproc", "2", "-q", env=env)
+    assert code == 0, err
+    got, want = (checkpoint.load(r / "checkpoint.pt") for r in (cut, whole))
+    assert got.progress.step == 300
+    for name, tensor in want.model.items():
+        assert torch.equal(tensor, got.model[name]), name
+    assert rows(cut, "val_nats_per_token") == rows(whole, "val_nats_per_token")
+
+
+@pytest.mark.slow
+def test_resume_on_another_world_size_says_it_is_not_exact(pair, corpus, tmp_path, cli):
+    import shutil
+
+    _, two = pair
+    run = tmp_path / "run"
+    shutil.copytree(two, run)
+    os.environ["SEQGEN_CACHE"] = corpus[2]["SEQGEN_CACHE"]
+    code, _, err = cli("train", "--resume", run, "--max-steps", "16", "-q")
+    assert code == 0, err
+    assert "trained by 2 process(es) and continues on 1" in err and "not be bit-exact" in err
+    assert checkpoint.load(run / "checkpoint.pt").progress.step == 16
