@@ -8,7 +8,6 @@ If a process dies, torchrun stops the others; this says which rank stopped, in o
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -31,20 +30,24 @@ def without_nproc(argv: list[str]) -> list[str]:
 
 def launch(nproc: int, argv: list[str]) -> int:
     """Run ``seqgen`` with ``argv`` in ``nproc`` processes; their exit code."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
+
+    _hush_torchrun()
 
     if nproc < 1 or nproc > (os.cpu_count() or 1) * 4:
         raise SeqgenError(f"--nproc {nproc}: give 1 to {(os.cpu_count() or 1) * 4}")
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # seqgen sets each process's threads itself
     os.environ["SEQGEN_LAUNCHER"] = "1"  # a process that loses a peer leaves the word to us
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     args = parse_args(
         ["--standalone", f"--nproc-per-node={nproc}", "--monitor-interval=0.1"]
         + ["--module", "seqgen", *argv]
     )
     try:
         run(args)
+    except SignalException:  # Ctrl-C (or SIGTERM): the processes had it too; rank 0 said so
+        return 130
     except ChildFailedError as e:
         rank, failure = e.get_first_failure()
         code = failure.exitcode
@@ -63,3 +66,13 @@ def launch(nproc: int, argv: list[str]) -> int:
         )
         return 1
     return 0
+
+
+def _hush_torchrun() -> None:
+    """torchrun's agent logs each signal it forwards and each process it loses; seqgen says
+    what matters in one line instead."""
+    import logging
+
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)

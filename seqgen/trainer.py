@@ -240,12 +240,14 @@ class Trainer:
     @contextlib.contextmanager
     def _deferred_interrupt(self):
         """The first Ctrl-C (or SIGTERM, as a scheduler sends) asks for a stop at the next step
-        boundary; a second Ctrl-C stops now. A repeat within a second is the same request
-        (torchrun forwards the terminal's Ctrl-C to processes that already had it)."""
+        boundary; a second Ctrl-C stops now. A repeat within a second is the same request.
+        With several processes every repeat is: torchrun forwards the terminal's Ctrl-C to
+        processes that already had it, and kills them itself if they do not end in 30 s."""
 
         def handler(signum, frame):
             now = time.monotonic()
-            if self.stop_requested and signum == signal.SIGINT and now - self.asked_at > 1.0:
+            again = self.world.size == 1 and now - self.asked_at > 1.0
+            if self.stop_requested and signum == signal.SIGINT and again:
                 raise KeyboardInterrupt
             if not self.stop_requested:
                 self.stop_requested, self.asked_at = True, now

@@ -31,6 +31,7 @@ def seqgen(*args, env, wait=True):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group, as a terminal's job is
     )
     if not wait:
         return proc
@@ -112,27 +113,45 @@ def _children(pid: int) -> list[int]:
     return sorted(kids)
 
 
-@pytest.mark.slow
-def test_killed_rank_is_named_and_the_run_resumes_exactly(corpus):
-    """Dropout 0.2: each rank's own random stream must come back too."""
+@pytest.fixture(scope="module")
+def whole(corpus):
+    """An uninterrupted 2-process run with dropout 0.2: each rank's random stream matters."""
     root, text, env = corpus
-    args = ["-d", "char", "-c", text, "--max-steps", "300", "--eval-every", "5", "--nproc", "2"]
-    whole, cut = root / "whole", root / "cut"
-    code, _, err = seqgen("train", *args, *SMALL, "--out", whole, env=env)
+    out = root / "whole"
+    code, _, err = seqgen("train", "-d", "char", "-c", text, *LONG, *SMALL, "--out", out, env=env)
     assert code == 0, err
-    proc = seqgen("train", *args, *SMALL, "--out", cut, env=env, wait=False)
+    return out
+
+
+LONG = ["--max-steps", "300", "--eval-every", "5", "--nproc", "2"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["kill-rank-1", "ctrl-c"])
+def test_a_stopped_run_says_so_in_one_line_and_resumes_exactly(corpus, whole, how):
+    root, text, env = corpus
+    cut = root / how
+    args = ["-d", "char", "-c", text, *LONG, *SMALL, "--out", cut]
+    proc = seqgen("train", *args, env=env, wait=False)
     deadline = time.time() + 120
     while len(rows(cut, "val_nats_per_token") if (cut / "metrics.jsonl").exists() else []) < 2:
         assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
         time.sleep(0.02)
     workers = _children(proc.pid)
     assert len(workers) == 2
-    os.kill(workers[-1], signal.SIGKILL)
+    if how == "ctrl-c":  # the terminal's Ctrl-C reaches the whole process group
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        os.kill(workers[-1], signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1
-    lines = [line for line in err.splitlines() if "error" in line]
-    assert len(lines) == 1 and "rank 1" in lines[0] and "SIGKILL" in lines[0], err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and " W1" not in err, err
+    if how == "ctrl-c":
+        assert proc.returncode == 130 and "error" not in err, err
+        assert "interrupted at step" in err and "--resume" in err, err
+    else:
+        assert proc.returncode == 1
+        lines = [line for line in err.splitlines() if "error" in line]
+        assert len(lines) == 1 and "rank 1" in lines[0] and "SIGKILL" in lines[0], err
     stopped = checkpoint.load(cut / "checkpoint.pt").progress.step
     assert 0 < stopped < 300
     code, _, err = seqgen("train", "--resume", cut, "--nproc", "2", "-q", env=env)
