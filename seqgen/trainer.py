@@ -146,6 +146,7 @@ class Trainer:
             p.evals_since_best += 1
         self.share()
         self.emit("on_validation", row, improved or not scored)
+        self.world.barrier()  # rank 0's saving and drawing is not the others' step time
         return row
 
     # --- the loop --------------------------------------------------------------------------
@@ -160,6 +161,7 @@ class Trainer:
         with self._deferred_interrupt(), self._closing():
             self.share()
             self.emit("on_start")
+            self.world.barrier()
             while not sched.finished(p.step, p.train_time):
                 t0 = time.perf_counter()
                 loss = self.train_step()
