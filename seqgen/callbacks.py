@@ -167,10 +167,17 @@ class ProgressBar(Callback):
         self.bar.update(trainer.step, trainer.progress.train_time, None, 0.0)
         self.started = time.perf_counter()
 
+    def on_step(self, trainer: Trainer) -> None:  # a slow step still moves the bar
+        self.bar.advance(trainer.step, trainer.progress.train_time)
+
     def on_log(self, trainer: Trainer, row: dict) -> None:
         self.bar.update(row["step"], row["time"], row["train_loss"], row["tokens_per_s"])
 
+    def on_validation_start(self, trainer: Trainer) -> None:
+        self.bar.status("validating")
+
     def on_validation(self, trainer: Trainer, row: dict, improved: bool) -> None:
+        self.bar.status("")
         self.bar.report(row, self.samples.text if self.samples else "")
 
     def on_close(self, trainer: Trainer) -> None:

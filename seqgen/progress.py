@@ -21,6 +21,7 @@ class TrainProgress:
             TextColumn("step {task.fields[step]}"),
             TextColumn("loss {task.fields[loss]}"),
             TextColumn("{task.fields[tps]} tok/s"),
+            TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
@@ -31,7 +32,7 @@ class TrainProgress:
         # A time budget is shown as seconds done of seconds allowed, else steps of steps.
         self.by_time = max_time is not None and total_steps is None
         total = max_time if self.by_time else total_steps
-        self.task = self.bar.add_task("train", total=total, step=0, loss="-", tps="-")
+        self.task = self.bar.add_task("train", total=total, step=0, loss="-", tps="-", status="")
 
     def __enter__(self):
         self.bar.__enter__()
@@ -40,13 +41,24 @@ class TrainProgress:
     def __exit__(self, *exc):
         return self.bar.__exit__(*exc)
 
-    def update(self, step: int, seconds: float, loss: float | None, tps: float) -> None:
+    def _done(self, step: int, seconds: float) -> float:
         done = seconds if self.by_time else step
         if self.max_time and self.total_steps:  # both limits: show whichever is further
             done = max(step / self.total_steps, seconds / self.max_time) * self.total_steps
+        return done
+
+    def advance(self, step: int, seconds: float) -> None:
+        """Where the run is, after every step (loss and speed wait for the next log row)."""
+        self.bar.update(self.task, completed=self._done(step, seconds), step=step)
+
+    def status(self, text: str) -> None:
+        """What the run is doing besides training (validating), shown beside the bar."""
+        self.bar.update(self.task, status=text)
+
+    def update(self, step: int, seconds: float, loss: float | None, tps: float) -> None:
         self.bar.update(
             self.task,
-            completed=done,
+            completed=self._done(step, seconds),
             step=step,
             loss="-" if loss is None else f"{loss:.3f}",
             tps=f"{tps:,.0f}",

@@ -9,7 +9,6 @@ a domain, a corpus and options into a prepared dataset, a model and a :class:`Tr
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from seqgen.config import RunInfo, TrainConfig
 from seqgen.data import Dataset
 from seqgen.distributed import SINGLE, World
 from seqgen.errors import CheckpointError, SeqgenError
+from seqgen.rundir import claim_new, claimed
 from seqgen.trainer import Callback, Trainer
 
 Note = Callable[[str], None]
@@ -57,35 +57,6 @@ class Run:
         self.trainer.loss_of = self.trainer.model.loss  # DistributedDataParallel goes first
         close(self.world)  # only after a clean end: with a peer gone, exiting is the way out
         return summary
-
-
-LOCK = ".seqgen.lock"
-
-
-@contextlib.contextmanager
-def claimed(out: Path):
-    """Hold the lock of run directory ``out`` (made if needed) or refuse in one line: two
-    trainings into one folder would overwrite each other's checkpoints. If what follows fails,
-    a folder this call made is removed again; on success the lock is yielded, still held."""
-    from filelock import FileLock, Timeout
-
-    made = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(out / LOCK))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise SeqgenError(
-            f"{out}: another seqgen train is using this run directory; wait for it to end "
-            "or choose another --out"
-        ) from None
-    try:
-        yield lock
-    except BaseException:
-        lock.release()
-        if made and all(p.name == LOCK for p in out.iterdir()):
-            shutil.rmtree(out, ignore_errors=True)
-        raise
 
 
 def train_options() -> set[str]:
@@ -145,7 +116,7 @@ def start(
     note, quiet = (note, quiet) if world.main else (_silent, True)
     out = Path(out) if out is not None else Path("runs") / f"{domain}-{_stamp(world)}"
     with contextlib.ExitStack() as stack:
-        lock = world.first(lambda: _claim_new(stack, out), others=False)
+        lock = world.first(lambda: claim_new(stack, out), others=False)
         data, fingerprint = world.first(lambda: _prepare(tok_cls, corpus, settings, note))
         _check_logits(cfg, model, data.tokenizer.vocab_size)
         model_cfg = _model_config(arch, model, data.tokenizer.vocab_size, note)
@@ -162,16 +133,6 @@ def join(cfg: TrainConfig) -> World:
     from seqgen.hardware import pick_device
 
     return distributed.init(pick_device(cfg.device))
-
-
-def _claim_new(stack: contextlib.ExitStack, out: Path):
-    lock = stack.enter_context(claimed(out))
-    if (out / checkpoint.LATEST).exists():
-        raise SeqgenError(
-            f"--out {out} already holds a run; continue it with --resume {out} "
-            "or choose another --out"
-        )
-    return lock
 
 
 def _stamp(world: World) -> str:

@@ -37,7 +37,9 @@ class Callback:
     """Hooks into the loop; each method may be left out."""
 
     def on_start(self, trainer: Trainer) -> None: ...
+    def on_step(self, trainer: Trainer) -> None: ...  # every step: keep it cheap
     def on_log(self, trainer: Trainer, row: dict) -> None: ...  # every 10 steps
+    def on_validation_start(self, trainer: Trainer) -> None: ...
     def on_validation(self, trainer: Trainer, row: dict, improved: bool) -> None: ...
     def on_interrupt(self, trainer: Trainer) -> None: ...  # Ctrl-C, at a step boundary
     def on_end(self, trainer: Trainer, summary: dict) -> None: ...
@@ -136,6 +138,7 @@ class Trainer:
         return row
 
     def _validation(self) -> dict:
+        self.emit("on_validation_start")
         row = self.validate()
         p = self.progress
         scored = "val_nats_per_token" in row
@@ -155,6 +158,7 @@ class Trainer:
         are done, or Ctrl-C; returns a summary."""
         p, sched = self.progress, self.schedule
         start_step, last_eval, row = p.step, p.train_time, {}
+        began = time.perf_counter()
         stopped_early = interrupted = False
         tokens_per_step = self.batcher.layout.batch_size * self.batcher.layout.seq_len
         loss_sum, loss_n, window = 0.0, 0, 0.0
@@ -173,6 +177,7 @@ class Trainer:
                     raise SeqgenError(
                         f"training diverged at step {p.step} (loss {loss}); try a lower --lr"
                     )
+                self.emit("on_step")
                 done = sched.finished(p.step, p.train_time)
                 if p.step % 10 == 0 or done:
                     tps = loss_n * tokens_per_step / max(window, 1e-9)
@@ -199,6 +204,7 @@ class Trainer:
                 "interrupted": interrupted,
                 "stopped_early": stopped_early,
                 "steps_this_session": p.step - start_step,
+                "wall_time": time.perf_counter() - began,  # validation and saving included
                 "last": row,
             }
             self.share()

@@ -182,7 +182,7 @@ def test_temp_files_of_a_killed_writer_are_cleaned(tmp_path):
 
 
 def test_a_second_training_into_one_folder_is_refused(cli, tmp_path, text):
-    from seqgen.run import claimed
+    from seqgen.rundir import claimed
 
     out = tmp_path / "run"
     with claimed(out):  # another training holds it

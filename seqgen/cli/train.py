@@ -229,7 +229,8 @@ def report(summary: dict, out: Path) -> None:
         raise typer.Exit(130)
     if "val_nats_per_token" in last:
         note(
-            f"step {summary['step']}, {summary['train_time']:.0f} s: "
+            f"step {summary['step']}, {summary['train_time']:.0f} s of training "
+            f"({summary['wall_time']:.0f} s with validation and saving): "
             f"val {last['val_nats_per_token']:.4f} nats/token = "
             f"{last['val_bits_per_unit']:.4f} bits/{last['unit']}"
             + (" (stopped early)" if summary["stopped_early"] else "")
