@@ -21,6 +21,8 @@ def commands(path: Path) -> list[str]:
         for line in block.replace("\\\n", " ").splitlines():
             for part in re.split(r"&&|;|\|", line):
                 part = part.strip().removeprefix("$ ").strip()
+                if part.startswith("torchrun ") and " -m seqgen " in part:  # what torchrun runs
+                    part = "seqgen " + part.split(" -m seqgen ", 1)[1]
                 if part.startswith("seqgen "):
                     found.append(part)
     return found
