@@ -146,9 +146,7 @@ def init(device: torch.device) -> World:
     import torch.distributed as dist
 
     env = {k: int(os.environ.get(k, d)) for k, d in _ENV.items()}
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    if device.type == "mps":
-        raise SeqgenError("several processes need --device cpu or cuda (gloo/NCCL), not mps")
+    backend = backend_for(device)
     if not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(env["LOCAL_RANK"])
@@ -161,6 +159,13 @@ def init(device: torch.device) -> World:
     world._call(dist.all_gather_object, peers, (socket.gethostname(), os.getpid()))
     world.peers = [tuple(p) for p in peers]
     return world
+
+
+def backend_for(device: torch.device) -> str:
+    """NCCL between GPUs, gloo between CPU processes; Apple's MPS has neither."""
+    if device.type == "mps":
+        raise SeqgenError("several processes need --device cpu or cuda (gloo/NCCL), not mps")
+    return "nccl" if device.type == "cuda" else "gloo"
 
 
 def close(world: World) -> None:

@@ -79,3 +79,29 @@ def test_a_busy_core_is_left_alone(monkeypatch):
     monkeypatch.setattr(hw, "busy_cores", lambda cores, window=0.1: 1)
     assert pick_threads(None) == 3
     assert pick_threads(None, processes_here=2) == 1
+
+
+def test_the_gpu_path_picks_nccl_and_one_gpu_per_local_rank():
+    """What a CUDA run of several processes would do, checked without a GPU."""
+    from seqgen.distributed import World, backend_for, device_of
+    from seqgen.errors import SeqgenError
+
+    assert backend_for(torch.device("cuda")) == "nccl"
+    assert backend_for(torch.device("cpu")) == "gloo"
+    with pytest.raises(SeqgenError, match="mps"):
+        backend_for(torch.device("mps"))
+    world = World(rank=3, size=4, local_rank=1, local_size=2)
+    assert device_of(torch.device("cuda"), world) == torch.device("cuda", 1)
+    assert device_of(torch.device("cuda:0"), world) == torch.device("cuda", 0)  # as asked
+    assert device_of(torch.device("cpu"), world) == torch.device("cpu")
+
+
+def test_one_process_world_costs_nothing_and_needs_no_group():
+    from seqgen.distributed import SINGLE, launched
+
+    assert not launched() and SINGLE.main
+    arr = np.ones(3, np.float32)
+    SINGLE.sum_(arr)
+    assert arr.tolist() == [1, 1, 1]
+    assert SINGLE.gather("x") == ["x"] and SINGLE.first(lambda: 5) == 5
+    assert SINGLE.agree([1.0, 2.0]).tolist() == [[1.0, 2.0]]
