@@ -40,6 +40,7 @@ def launch(nproc: int, argv: list[str]) -> int:
         raise SeqgenError(f"--nproc {nproc}: give 1 to {(os.cpu_count() or 1) * 4}")
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # seqgen sets each process's threads itself
     os.environ["SEQGEN_LAUNCHER"] = "1"  # a process that loses a peer leaves the word to us
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # no C++ performance hints per rank
     args = parse_args(
         ["--standalone", f"--nproc-per-node={nproc}", "--monitor-interval=0.1"]
         + ["--module", "seqgen", *argv]
