@@ -95,10 +95,22 @@ class _Guarded:
         return self._app.add_typer(sub, name=name, **kwargs)
 
 
+# click's errors: typer's own copy of click raises TyperException; older typers raise click's.
+_CLICK_ERRORS = getattr(typer, "TyperException", None) or __import__("click").ClickException
+
+
 def main() -> None:
     try:
         _plugin_commands()
-        app()
+        code = app(standalone_mode=False)  # click's own errors are printed below, in one line
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except _CLICK_ERRORS as e:  # a misspelled command or option, a bad value
+        print(f"seqgen: error: {' '.join(e.format_message().split())}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        print("seqgen: aborted", file=sys.stderr)
+        sys.exit(1)
     except SeqgenError as e:
         if not getattr(e, "said_elsewhere", False):  # another process of the run says it
             print(f"seqgen: error: {e}", file=sys.stderr)
