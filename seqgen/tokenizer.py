@@ -194,6 +194,14 @@ class Tokenizer:
         """Human-readable form, streamed to stdout while sampling."""
         return str(self.decode(ids))
 
+    @classmethod
+    def prints_text(cls) -> bool:
+        """Whether ``to_text`` is what a reader wants on the screen (text, markup) rather
+        than token names (music). ``seqgen generate --out FILE`` prints the sample only if so,
+        else one line saying what it wrote. Default: text unless the domain renders audio or
+        pictures (``renders``)."""
+        return not cls.renders
+
     def encode_prime(self, text: str) -> list[int]:
         """Ids for a priming string given with ``--prime``. Raise DataError listing symbols
         the vocabulary lacks, unless the domain has an unknown token."""

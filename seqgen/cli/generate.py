@@ -85,6 +85,7 @@ def generate(
     check_until(tok, cfg.until)  # before anything is printed
     ids = _prime_ids(model, prime, prime_file)
     cfg.cache = model.checkpoint.cache if cache else None
+    quiet = quiet or (out is not None and not tok.prints_text())  # the file says it all
     stream = not quiet and num_samples == 1 and beam == 1
     printer = _Printer(tok) if stream else None
     if printer and ids:
@@ -167,4 +168,19 @@ def _write(tok, ids: list[int], samples: list[list[int]], out: Path | None, extr
     targets += [(path, samples[0]) for path in extras]
     for path, s in targets:
         tok.write(ids + s, path)
-        print(f"seqgen: wrote {path}", file=sys.stderr)
+        print(f"seqgen: wrote {path} ({_length(tok, ids + s)})", file=sys.stderr)
+
+
+def _length(tok, ids: list[int]) -> str:
+    """How long a written sample is: its units (characters, events, ...) and whatever else
+    the domain measures (seconds, bars)."""
+    import numpy as np
+
+    units = tok.count_units(np.asarray(ids, dtype=np.int64))
+    said = [f"{units:,} {tok.unit}{'' if units == 1 else 's'}"]
+    clock = tok.clock() if tok.measures else None
+    if clock is not None:
+        for t in ids:
+            clock.advance(int(t))
+        said += [f"{clock.elapsed(m):.1f} {m}" for m in tok.measures]
+    return ", ".join(said)
