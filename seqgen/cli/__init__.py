@@ -10,10 +10,12 @@ import typer
 
 from seqgen import __version__
 from seqgen.cli import corpora, domains, eval, generate, inspect, plugins, prepare, train
+from seqgen.cli.helpfmt import Command, Group
 from seqgen.errors import SeqgenError
 
 app = typer.Typer(
     name="seqgen",
+    cls=Group,
     help="Train LSTM sequence models on text, words, music or markup, and generate from them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -37,13 +39,13 @@ def _root(
     """Train LSTM sequence models on text, words, music or markup, and generate from them."""
 
 
-app.command("train")(train.train)
-app.command("generate")(generate.generate)
-app.command("inspect")(inspect.inspect)
-app.command("eval")(eval.evaluate)
-app.command("prepare")(prepare.prepare)
-app.command("domains")(domains.domains)
-app.command("corpora")(corpora.corpora)
+app.command("train", cls=Command)(train.train)
+app.command("generate", cls=Command)(generate.generate)
+app.command("inspect", cls=Command)(inspect.inspect)
+app.command("eval", cls=Command)(eval.evaluate)
+app.command("prepare", cls=Command)(prepare.prepare)
+app.command("domains", cls=Command)(domains.domains)
+app.command("corpora", cls=Command)(corpora.corpora)
 app.add_typer(plugins.app, name="plugins")
 
 
@@ -82,6 +84,7 @@ class _Guarded:
             raise PluginError(f"plugin {self._plugin!r} tried to replace the command {name!r}")
 
     def command(self, name: str | None = None, **kwargs):
+        kwargs.setdefault("cls", Command)
         real = self._app.command(name, **kwargs)
 
         def decorator(func):

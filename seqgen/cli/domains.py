@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 
-def domains(name: str = typer.Argument(None, help="Show this domain's options.")) -> None:
+def domains(
+    name: str = typer.Argument(None, metavar="NAME", help="Show this domain's options."),
+) -> None:
     """List domains with a one-line description, or the options of one domain."""
     from rich.console import Console
     from rich.table import Table
