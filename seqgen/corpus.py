@@ -69,7 +69,10 @@ def _missing(arg: str, registry) -> DataError:
     found = f"{near}/{rest}" if near else close_match(arg, names)  # NAME/PATTERN, or NAME
     path = Path(arg).expanduser()
     if found is None and path.parent.is_dir():
-        beside = [p.name for p in itertools.islice(path.parent.iterdir(), 10_000)]
+        try:
+            beside = [p.name for p in itertools.islice(path.parent.iterdir(), 10_000)]
+        except OSError:  # a folder we may not list: no suggestion
+            beside = []
         near = close_match(path.name, beside)
         found = str(path.parent / near) if near else None
     guess = f" (did you mean {found!r}?)" if found else ""

@@ -53,3 +53,15 @@ def test_a_misspelt_corpus_file_suggests_the_file_beside_it(cli, tmp_path, text,
 def test_nothing_close_lists_what_there_is(cli, text):
     code, _, err = cli("train", "--domain", "klingon", "-c", text)
     assert code == 1 and "(available: char" in one_line(err)
+
+
+def test_no_command_shows_the_help_and_no_error(cli):
+    code, out, err = cli()
+    assert code == 2 and "Usage:" in out + err and "error" not in err
+
+
+def test_a_bad_value_or_a_missing_argument_is_one_line(cli):
+    code, _, err = cli("train", "--batch-size", "many")
+    assert code == 2 and "--batch-size" in one_line(err)
+    code, _, err = cli("generate")
+    assert code == 2 and "RUN" in one_line(err)

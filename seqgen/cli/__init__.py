@@ -109,7 +109,8 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except _CLICK_ERRORS as e:  # a misspelled command or option, a bad value
-        print(f"seqgen: error: {' '.join(e.format_message().split())}", file=sys.stderr)
+        if type(e).__name__ != "NoArgsIsHelpError":  # that one has shown the help already
+            print(f"seqgen: error: {' '.join(e.format_message().split())}", file=sys.stderr)
         sys.exit(e.exit_code)
     except typer.Abort:
         print("seqgen: aborted", file=sys.stderr)
