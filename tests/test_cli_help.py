@@ -91,3 +91,16 @@ def test_train_help_says_what_budget_sizing_chooses():
     for name, value in {**BUDGET_MODEL, **BUDGET_TRAIN}.items():
         assert f"sized for --max-time: {value:g}]" in helps[name]
     assert "sized for --max-time" in helps["max_time"]
+
+
+def test_a_plugins_text_is_shown_as_written(cli, monkeypatch):
+    """`seqgen domains` prints what a plugin wrote, brackets and all (rich markup ate them)."""
+    from seqgen import registry
+
+    cls = registry.load().domain("char")
+    monkeypatch.setattr(cls, "description", "text [lstm] [bold]not bold[/bold]")
+    monkeypatch.setenv("COLUMNS", WIDE)
+    for args in (["domains"], ["domains", "char"]):
+        code, out, err = cli(*args)
+        assert code == 0, err
+        assert "text [lstm] [bold]not bold[/bold]" in out

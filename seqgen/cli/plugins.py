@@ -40,7 +40,7 @@ def plugins(
     table = Table("plugin", "version", "module", "hooks", "status", box=None)
     for p in reg.plugins.values():
         table.add_row(p.name, p.version, p.module, ", ".join(p.hooks), p.error or "ok")
-    Console().print(table)
+    Console(markup=False).print(table)  # plugins' text as written
 
 
 # --- `seqgen plugins new` --------------------------------------------------------------------
