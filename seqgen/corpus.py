@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
-from seqgen.errors import DataError
+from seqgen.errors import DataError, close_match
 from seqgen.tokenizer import Document
 
 SPLITS = ("train", "valid", "test")
@@ -59,6 +60,25 @@ def _expand(arg: str, patterns: tuple[str, ...]) -> list[Path]:
     raise DataError(f"corpus {arg}: no such file, directory or registered corpus name")
 
 
+def _missing(arg: str, registry) -> DataError:
+    """The error for a ``--corpus`` that names nothing, with the registered name (or the file
+    beside it) closest to what was typed."""
+    names = list(registry.corpora) if registry is not None else []
+    base, slash, rest = arg.partition("/")
+    near = close_match(base, names) if slash else None
+    found = f"{near}/{rest}" if near else close_match(arg, names)  # NAME/PATTERN, or NAME
+    path = Path(arg).expanduser()
+    if found is None and path.parent.is_dir():
+        try:
+            beside = [p.name for p in itertools.islice(path.parent.iterdir(), 10_000)]
+        except OSError:  # a folder we may not list: no suggestion
+            beside = []
+        near = close_match(path.name, beside)
+        found = str(path.parent / near) if near else None
+    guess = f" (did you mean {found!r}?)" if found else ""
+    return DataError(f"corpus {arg}: no such file, directory or registered corpus name{guess}")
+
+
 def _unique(files: Iterable[Path]) -> list[Path]:
     """Each file once, however many links lead to it (a glob through a symlink loop reaches
     the same file by endless paths; a copy in validation would leak training text)."""
@@ -71,9 +91,11 @@ def _unique(files: Iterable[Path]) -> list[Path]:
 def canonical(arg: str, registry=None) -> str:
     """``--corpus`` as a run stores it: a registered name as it is, a path made absolute, so
     the run finds the same files from any folder."""
-    if registry is not None and not Path(arg).exists():
+    if registry is not None and not Path(arg).expanduser().exists():
         if registry.corpus(arg) is not None or registry.corpus(arg.partition("/")[0]):
             return arg
+        if not any(ch in arg for ch in "*?["):
+            raise _missing(arg, registry)
     return os.path.abspath(os.path.expanduser(arg))
 
 
@@ -128,6 +150,8 @@ def resolve(arg: str, patterns: tuple[str, ...] = ("*",), registry=None) -> Corp
                 raise DataError(f"corpus {arg}: no file of {base} has a name matching {pattern!r}")
     else:
         path = Path(arg).expanduser()
+        if not path.exists() and not any(ch in arg for ch in "*?["):
+            raise _missing(arg, registry)
         own = _is_split_dir(path) if path.is_dir() else None
         files = own if own is not None else {ALL: _expand(arg, patterns)}
         if not any(files.values()):

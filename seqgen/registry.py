@@ -18,7 +18,7 @@ from typing import Any
 import pluggy
 
 from seqgen import hookspecs
-from seqgen.errors import PluginError, SeqgenError
+from seqgen.errors import PluginError, SeqgenError, hint
 from seqgen.tokenizer import Tokenizer
 
 GROUP = "seqgen"
@@ -57,16 +57,16 @@ class Registry:
         try:
             return self.domains[name]
         except KeyError:
-            known = ", ".join(sorted(self.domains)) or "none loaded"
-            raise SeqgenError(f"unknown domain {name!r} (available: {known})") from None
+            raise SeqgenError(f"unknown domain {name!r}{hint(name, self.domains)}") from None
 
     def architecture(self, name: str) -> type:
         """The class of architecture ``name``, imported on first use."""
         try:
             found = self.architectures[name]
         except KeyError:
-            known = ", ".join(sorted(self.architectures)) or "none loaded"
-            raise SeqgenError(f"unknown architecture {name!r} (available: {known})") from None
+            raise SeqgenError(
+                f"unknown architecture {name!r}{hint(name, self.architectures)}"
+            ) from None
         if isinstance(found, str):
             module, _, attr = found.partition(":")
             plugin = self.architecture_plugin[name]

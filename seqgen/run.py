@@ -77,7 +77,7 @@ def start(
     """A new run of ``domain`` on ``corpus`` into ``out``. ``options`` are the domain's
     ``-o`` options (text), ``model`` the architecture's config fields, ``train`` the
     :class:`TrainConfig` fields the user chose (the rest are defaults, or budget sizing)."""
-    from seqgen.sizing import budget_defaults
+    from seqgen.sizing import budget_defaults, budget_dropout
 
     reg = registry.load()
     tok_cls = reg.domain(domain)
@@ -118,6 +118,7 @@ def start(
     with contextlib.ExitStack() as stack:
         lock = world.first(lambda: claim_new(stack, out), others=False)
         data, fingerprint = world.first(lambda: _prepare(tok_cls, corpus, settings, note))
+        model.update(budget_dropout(cfg.max_time, sized_model, data, fields_of_arch, note))
         _check_logits(cfg, model, data.tokenizer.vocab_size)
         model_cfg = _model_config(arch, model, data.tokenizer.vocab_size, note)
         plugin = reg.domain_plugin.get(domain, "?")

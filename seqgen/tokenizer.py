@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from seqgen.errors import OptionError
+from seqgen.errors import OptionError, hint
 
 
 @dataclass(frozen=True)
@@ -135,10 +135,8 @@ class Tokenizer:
         known = {o.name: o for o in cls.options}
         unknown = sorted(set(given) - set(known))
         if unknown:
-            names = ", ".join(known) or "none"
-            raise OptionError(
-                f"domain {cls.name!r} has no option {unknown[0]!r} (its options: {names})"
-            )
+            why = hint(unknown[0], known, "its options")
+            raise OptionError(f"domain {cls.name!r} has no option {unknown[0]!r}{why}")
         values = {o.name: o.default for o in cls.options}
         values.update({k: known[k].parse(v) for k, v in given.items()})
         return values
@@ -195,6 +193,14 @@ class Tokenizer:
     def to_text(self, ids: Sequence[int]) -> str:
         """Human-readable form, streamed to stdout while sampling."""
         return str(self.decode(ids))
+
+    @classmethod
+    def prints_text(cls) -> bool:
+        """Whether ``to_text`` is what a reader wants on the screen (text, markup) rather
+        than token names (music). ``seqgen generate --out FILE`` prints the sample only if so,
+        else one line saying what it wrote. Default: text unless the domain renders audio or
+        pictures (``renders``)."""
+        return not cls.renders
 
     def encode_prime(self, text: str) -> list[int]:
         """Ids for a priming string given with ``--prime``. Raise DataError listing symbols

@@ -37,6 +37,10 @@ def test_train_generate_eval(cli, tmp_path):
     assert out.startswith("the ") and len(out) > 10
     code, out2, _ = cli("generate", run, "-n", "50", "--seed", "3", "--prime", "the ")
     assert out2 == out  # a seed reproduces the sample
+    code, out3, err = cli("generate", run, "-n", "50", "--seed", "3", "--prime", "the ",
+                          "--out", tmp_path / "s.txt")  # fmt: skip
+    assert code == 0 and out3 == out  # a text domain still shows the text it writes
+    assert f"wrote {tmp_path / 's.txt'} (54 characters)" in err
 
     code, out, err = cli("eval", run, "--json")
     assert code == 0, err

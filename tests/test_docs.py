@@ -55,11 +55,12 @@ def test_documented_command_parses(doc, line):
 
 
 def test_readme_text_quickstart_runs(cli, tmp_path, monkeypatch):
-    """The README's text quickstart, with a small text and a 2-second budget."""
+    """The README's text quickstart, as written, on the files a clone has (a small model and
+    a 2-second budget; the run folder in a temporary directory)."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "input.txt").write_text("ROMEO:\nBefore we proceed any further, hear me.\n" * 200)
+    (tmp_path / "docs").symlink_to(ROOT / "docs")
     readme = commands(ROOT / "README.md")
-    quick = [c for c in readme if "runs/shakespeare" in c]
+    quick = [c for c in readme if "runs/text" in c]
     assert [c.split()[1] for c in quick] == ["train", "generate", "eval"]
     for line in quick:
         args = shlex.split(line.replace("--max-time 300", "--max-time 2"))[1:]
@@ -67,3 +68,24 @@ def test_readme_text_quickstart_runs(cli, tmp_path, monkeypatch):
             args += ["--hidden-size", "32", "--embedding-size", "16", "-q"]
         code, out, err = cli(*args)
         assert code == 0, f"{line}\n{err}"
+
+
+def test_readme_layout_names_the_folders_there_are():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("Layout:") :].split("\n\n")[0]
+    named = re.findall(r"`([\w./-]+)/`", layout)
+    assert len(named) >= 5
+    missing = [name for name in named if not (ROOT / name).is_dir()]
+    assert not missing, f"the README's layout names folders that do not exist: {missing}"
+
+
+def test_readme_installs_what_ci_installs():
+    """Every package .ci/run installs (the example plugin the tests load included) is installed
+    by a command the README shows."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for line in re.findall(r"^python -m pip install (.*)$", ci, re.M):
+        words = [w for w in line.split() if w not in ("-q", "--upgrade")]
+        if words == ["pip"]:
+            continue
+        assert f"pip install {' '.join(words)}" in readme, f"the README never runs: {line}"

@@ -170,7 +170,8 @@ def test_cli_train_generate_reads_back(tmp_path, cli):
                          "--plot", tmp_path / "song.png", "--audio", tmp_path / "song.wav",
                          "--prime-file", folder / "s0.mid")  # fmt: skip
     assert code == 0, err
-    assert "on:" in out  # the event listing streamed to stdout
+    assert "on:" not in out  # with --out, not the event listing but what was written:
+    assert f"wrote {song} (" in err and " seconds, " in err and " bars)" in err
     assert "rendered with" in err
     pm = pretty_midi.PrettyMIDI(str(song))
     n_notes = sum(len(i.notes) for i in pm.instruments)

@@ -10,10 +10,12 @@ import typer
 
 from seqgen import __version__
 from seqgen.cli import corpora, domains, eval, generate, inspect, plugins, prepare, train
+from seqgen.cli.helpfmt import Command, Group
 from seqgen.errors import SeqgenError
 
 app = typer.Typer(
     name="seqgen",
+    cls=Group,
     help="Train LSTM sequence models on text, words, music or markup, and generate from them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -37,13 +39,13 @@ def _root(
     """Train LSTM sequence models on text, words, music or markup, and generate from them."""
 
 
-app.command("train")(train.train)
-app.command("generate")(generate.generate)
-app.command("inspect")(inspect.inspect)
-app.command("eval")(eval.evaluate)
-app.command("prepare")(prepare.prepare)
-app.command("domains")(domains.domains)
-app.command("corpora")(corpora.corpora)
+app.command("train", cls=Command)(train.train)
+app.command("generate", cls=Command)(generate.generate)
+app.command("inspect", cls=Command)(inspect.inspect)
+app.command("eval", cls=Command)(eval.evaluate)
+app.command("prepare", cls=Command)(prepare.prepare)
+app.command("domains", cls=Command)(domains.domains)
+app.command("corpora", cls=Command)(corpora.corpora)
 app.add_typer(plugins.app, name="plugins")
 
 
@@ -82,6 +84,7 @@ class _Guarded:
             raise PluginError(f"plugin {self._plugin!r} tried to replace the command {name!r}")
 
     def command(self, name: str | None = None, **kwargs):
+        kwargs.setdefault("cls", Command)
         real = self._app.command(name, **kwargs)
 
         def decorator(func):
@@ -95,10 +98,23 @@ class _Guarded:
         return self._app.add_typer(sub, name=name, **kwargs)
 
 
+# click's errors: typer's own copy of click raises TyperException; older typers raise click's.
+_CLICK_ERRORS = getattr(typer, "TyperException", None) or __import__("click").ClickException
+
+
 def main() -> None:
     try:
         _plugin_commands()
-        app()
+        code = app(standalone_mode=False)  # click's own errors are printed below, in one line
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except _CLICK_ERRORS as e:  # a misspelled command or option, a bad value
+        if type(e).__name__ != "NoArgsIsHelpError":  # that one has shown the help already
+            print(f"seqgen: error: {' '.join(e.format_message().split())}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        print("seqgen: aborted", file=sys.stderr)
+        sys.exit(1)
     except SeqgenError as e:
         if not getattr(e, "said_elsewhere", False):  # another process of the run says it
             print(f"seqgen: error: {e}", file=sys.stderr)

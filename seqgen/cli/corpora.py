@@ -15,4 +15,4 @@ def corpora() -> None:
     table = Table("corpus", "domain", "plugin", "description", box=None)
     for name, entry in sorted(reg.corpora.items()):
         table.add_row(name, entry.domain or "-", entry.plugin, entry.description)
-    Console().print(table)
+    Console(markup=False).print(table)  # plugins' text as written

@@ -5,16 +5,19 @@ from __future__ import annotations
 import typer
 
 
-def domains(name: str = typer.Argument(None, help="Show this domain's options.")) -> None:
+def domains(
+    name: str = typer.Argument(None, metavar="NAME", help="Show this domain's options."),
+) -> None:
     """List domains with a one-line description, or the options of one domain."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from seqgen import registry
 
     reg = registry.load()
     registry.warn_problems(reg)
-    console = Console()
+    console = Console(markup=False)  # a plugin's text is shown as written, brackets and all
     if name is None:
         table = Table("domain", "unit", "plugin", "description", box=None)
         for dom, cls in sorted(reg.domains.items()):
@@ -22,7 +25,7 @@ def domains(name: str = typer.Argument(None, help="Show this domain's options.")
         console.print(table)
         return
     cls = reg.domain(name)
-    console.print(f"[bold]{name}[/bold]: {cls.description}", highlight=False)
+    console.print(Text.assemble((name, "bold"), f": {cls.description}"), highlight=False)
     console.print(
         f"unit: {cls.unit}; output: {cls.output_suffix}; plugin: {reg.domain_plugin[name]}"
     )

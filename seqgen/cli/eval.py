@@ -10,11 +10,12 @@ from seqgen.errors import SeqgenError
 
 
 def evaluate(
-    target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    target: Path = typer.Argument(..., metavar="RUN", help="Run directory or checkpoint file."),
     corpus: str = typer.Option(
         None,
         "--corpus",
         "-c",
+        metavar="CORPUS",
         help="Evaluate on this corpus instead of the run's own. "
         "A corpus without its own splits is evaluated whole.",
     ),

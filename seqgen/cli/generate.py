@@ -11,42 +11,50 @@ from seqgen.errors import SeqgenError
 
 
 def generate(
-    target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    target: Path = typer.Argument(..., metavar="RUN", help="Run directory or checkpoint file."),
     length: int = typer.Option(
         None,
         "--length",
         "-n",
-        help="Tokens to generate per sample [500; with --seconds/--bars: at most 100000].",
+        help="Tokens to generate per sample. [default: 500; with --seconds or --bars: at most "
+        "100000]",
     ),
     seconds: float = typer.Option(
-        None, "--seconds", help="Generate this many seconds (music domains)."
+        None, "--seconds", help="Generate this many seconds instead of --length (music domains)."
     ),
-    bars: float = typer.Option(None, "--bars", help="Generate this many bars (music domains)."),
+    bars: float = typer.Option(
+        None, "--bars", help="Generate this many bars instead of --length (music domains)."
+    ),
     temperature: float = typer.Option(
         1.0, "--temperature", "-t", help="Below 1: safer; above: wilder."
     ),
-    top_k: int = typer.Option(None, help="Sample only from the k likeliest tokens."),
+    top_k: int = typer.Option(
+        None, help="Sample only from the k likeliest tokens. [default: all tokens]"
+    ),
     top_p: float = typer.Option(
-        None, help="Sample from the smallest set holding this probability."
+        None, help="Sample from the smallest set holding this probability. [default: 1]"
     ),
     greedy: bool = typer.Option(False, "--greedy", help="Always take the likeliest token."),
     beam: int = typer.Option(
-        1, "--beam", help="Beam search: keep this many likeliest continuations [1: sample]."
+        1, "--beam", help="Beam search: keep this many likeliest continuations; 1: sample."
     ),
     length_penalty: float = typer.Option(
         1.0,
         "--length-penalty",
-        help="Beam search ranks log p / length^A: 0 favours short samples, 1 none [1].",
+        help="Beam search ranks log p / length^A: 0 favours short samples, 1 none.",
     ),
     prime: str = typer.Option(None, "--prime", "-p", help="Text the samples continue."),
     prime_file: Path = typer.Option(None, help="A file (in the domain's format) to continue."),
-    seed: int = typer.Option(None, help="Random seed: the same seed gives the same samples."),
+    seed: int = typer.Option(
+        None, help="Random seed: the same seed gives the same samples. [default: a fresh one]"
+    ),
     num_samples: int = typer.Option(1, "--num-samples", "-N", help="Samples, drawn as one batch."),
     out: Path = typer.Option(
         None,
         "--out",
         help="Write the sample in the domain's native format (FILE-2, FILE-3, ... "
-        "for more samples).",
+        "for more samples). A domain whose output is not text then prints a one-line summary "
+        "instead of the sample's tokens.",
     ),
     audio: Path = typer.Option(
         None, "--audio", help="Also render the sample as audio (.wav; music domains)."
@@ -85,6 +93,7 @@ def generate(
     check_until(tok, cfg.until)  # before anything is printed
     ids = _prime_ids(model, prime, prime_file)
     cfg.cache = model.checkpoint.cache if cache else None
+    quiet = quiet or (out is not None and not tok.prints_text())  # the file says it all
     stream = not quiet and num_samples == 1 and beam == 1
     printer = _Printer(tok) if stream else None
     if printer and ids:
@@ -167,4 +176,19 @@ def _write(tok, ids: list[int], samples: list[list[int]], out: Path | None, extr
     targets += [(path, samples[0]) for path in extras]
     for path, s in targets:
         tok.write(ids + s, path)
-        print(f"seqgen: wrote {path}", file=sys.stderr)
+        print(f"seqgen: wrote {path} ({_length(tok, ids + s)})", file=sys.stderr)
+
+
+def _length(tok, ids: list[int]) -> str:
+    """How long a written sample is: its units (characters, events, ...) and whatever else
+    the domain measures (seconds, bars)."""
+    import numpy as np
+
+    units = tok.count_units(np.asarray(ids, dtype=np.int64))
+    said = [f"{units:,} {tok.unit}{'' if units == 1 else 's'}"]
+    clock = tok.clock() if tok.measures else None
+    if clock is not None:
+        for t in ids:
+            clock.advance(int(t))
+        said += [f"{clock.elapsed(m):.1f} {m}" for m in tok.measures]
+    return ", ".join(said)

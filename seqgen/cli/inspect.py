@@ -12,7 +12,7 @@ from seqgen.errors import SeqgenError
 
 
 def inspect(
-    target: Path = typer.Argument(..., help="Run directory or checkpoint file."),
+    target: Path = typer.Argument(..., metavar="RUN", help="Run directory or checkpoint file."),
     text: str = typer.Option(None, "--text", "-t", help="The input to run the model over."),
     prime_file: Path = typer.Option(
         None, "--prime-file", help="Read the input from a file (in the domain's format)."
@@ -25,10 +25,10 @@ def inspect(
         None, "--npz", help="Write all layers, units and quantities as NumPy arrays."
     ),
     layer: int = typer.Option(
-        None, "--layer", "-l", help="LSTM layer, counted from 0 (default: the top layer)."
+        None, "--layer", "-l", help="LSTM layer, counted from 0. [default: the top layer]"
     ),
     units: str = typer.Option(
-        None, "--units", "-u", help="Units to show, e.g. 3,17,42 or 0-15 (default: up to 32)."
+        None, "--units", "-u", help="Units to show, e.g. 3,17,42 or 0-15. [default: up to 32]"
     ),
     regex: str = typer.Option(
         None,

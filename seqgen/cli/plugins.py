@@ -7,8 +7,12 @@ from pathlib import Path
 
 import typer
 
+from seqgen.cli.helpfmt import Command, Group
+
 app = typer.Typer(
-    help="Loaded plugins; `seqgen plugins new` starts a new one.", invoke_without_command=True
+    cls=Group,
+    help="Loaded plugins; `seqgen plugins new` starts a new one.",
+    invoke_without_command=True,
 )
 
 
@@ -36,7 +40,7 @@ def plugins(
     table = Table("plugin", "version", "module", "hooks", "status", box=None)
     for p in reg.plugins.values():
         table.add_row(p.name, p.version, p.module, ", ".join(p.hooks), p.error or "ok")
-    Console().print(table)
+    Console(markup=False).print(table)  # plugins' text as written
 
 
 # --- `seqgen plugins new` --------------------------------------------------------------------
@@ -76,11 +80,13 @@ def render(name: str) -> dict[str, str]:
     return out
 
 
-@app.command("new")
+@app.command("new", cls=Command)
 def new(
-    name: str = typer.Argument(..., help="Domain name, a lowercase identifier (e.g. dna)."),
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="Domain name, a lowercase identifier (e.g. dna)."
+    ),
     directory: Path = typer.Option(
-        None, "--dir", help="Where to create the project [./seqgen-NAME]."
+        None, "--dir", help="Where to create the project. [default: ./seqgen-NAME]"
     ),
 ) -> None:
     """Create a plugin package: entry point, tokenizer stub, kit test, README.

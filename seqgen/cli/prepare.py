@@ -10,7 +10,9 @@ import typer
 def prepare(
     domain: str = typer.Option(..., "--domain", "-d", help="Domain (see `seqgen domains`)."),
     corpus: str = typer.Option(..., "--corpus", "-c", help="File, directory, glob or corpus name."),
-    option: list[str] = typer.Option(None, "--option", "-o", help="Domain option key=value."),
+    option: list[str] = typer.Option(
+        None, "--option", "-o", metavar="KEY=VALUE", help="A domain option (repeatable)."
+    ),
     check: bool = typer.Option(
         False,
         "--check",

@@ -8,11 +8,17 @@ import typer
 
 from seqgen.cli.common import info, parse_pairs
 from seqgen.errors import SeqgenError
+from seqgen.sizing import BUDGET_HELP, BUDGET_SECONDS
 
 MODEL = "Model"
 TRAINING = "Training"
 LIMITS = "When to stop"
 HARDWARE = "Hardware"
+
+
+def sized(name: str, standard: float) -> str:
+    """The help's default for an option that budget sizing (seqgen.sizing) may choose."""
+    return f"[default: {standard:g}; sized for --max-time: {BUDGET_HELP[name]}]"
 
 
 def parse_cutoffs(text: str) -> list[int]:
@@ -29,55 +35,69 @@ def parse_cutoffs(text: str) -> list[int]:
 
 
 def train(
-    domain: str = typer.Option(None, "--domain", "-d", help="Domain (see `seqgen domains`)."),
+    domain: str = typer.Option(
+        None,
+        "--domain",
+        "-d",
+        metavar="NAME",
+        help="Domain (see `seqgen domains`); required unless --resume.",
+    ),
     corpus: str = typer.Option(
         None,
         "--corpus",
         "-c",
+        metavar="CORPUS",
         help="File, directory, glob or registered corpus name (see `seqgen corpora`). "
-        "Default: the domain's built-in corpus, if it has one.",
+        "[default: the domain's built-in corpus, if it has one]",
     ),
     option: list[str] = typer.Option(
         None,
         "--option",
         "-o",
-        help="Domain option key=value (repeatable; see `seqgen domains NAME`).",
+        metavar="KEY=VALUE",
+        help="A domain option (repeatable; see `seqgen domains NAME`).",
     ),
-    out: Path = typer.Option(None, "--out", help="Run directory (default: runs/DOMAIN-TIMESTAMP)."),
+    out: Path = typer.Option(None, "--out", help="Run directory. [default: runs/DOMAIN-TIMESTAMP]"),
     resume: Path = typer.Option(
         None, "--resume", help="Continue the run in this directory exactly where it stopped."
     ),
     arch: str = typer.Option(
         None,
         "--arch",
-        help="Model architecture [lstm]; plugins can add others (see `seqgen plugins`).",
+        help="Model architecture; plugins can add others (see `seqgen plugins`). [default: lstm]",
         rich_help_panel=MODEL,
     ),
     hidden_size: int = typer.Option(
-        None, help="LSTM units per layer [512].", rich_help_panel=MODEL
+        None, help=f"LSTM units per layer. {sized('hidden_size', 512)}", rich_help_panel=MODEL
     ),
-    num_layers: int = typer.Option(None, help="LSTM layers [2].", rich_help_panel=MODEL),
+    num_layers: int = typer.Option(None, help="LSTM layers. [default: 2]", rich_help_panel=MODEL),
     embedding_size: int = typer.Option(
-        None, help="Token vector size [256].", rich_help_panel=MODEL
+        None, help=f"Token vector size. {sized('embedding_size', 256)}", rich_help_panel=MODEL
     ),
-    dropout: float = typer.Option(None, help="Dropout [0.1].", rich_help_panel=MODEL),
+    dropout: float = typer.Option(
+        None,
+        help="Share of units dropped in training (on embeddings, between layers, before the "
+        f"output). {sized('dropout', 0.1)}",
+        rich_help_panel=MODEL,
+    ),
     tie_weights: bool = typer.Option(
         None,
         "--tie-weights/--no-tie-weights",
         help="Share input and output embeddings (with --adaptive-softmax: the head's "
-        "frequent tokens).",
+        "frequent tokens). [default: no-tie-weights]",
         rich_help_panel=MODEL,
     ),
     adaptive_softmax: str = typer.Option(
         None,
         help="Adaptive softmax for a large vocabulary: frequency-rank cutoffs, e.g. 2000,10000 "
-        "(the 2,000 most frequent tokens in the head, the rest in two cheaper clusters).",
+        "(the 2,000 most frequent tokens in the head, the rest in two cheaper clusters). "
+        "[default: a full softmax]",
         rich_help_panel=MODEL,
     ),
     adaptive_div: float = typer.Option(
         None,
-        help="How much narrower each adaptive-softmax tail is than the one before [4]; "
-        "2 gives rare tokens wider vectors at little cost.",
+        help="How much narrower each adaptive-softmax tail is than the one before; "
+        "2 gives rare tokens wider vectors at little cost. [default: 4]",
         rich_help_panel=MODEL,
     ),
     cache: bool = typer.Option(
@@ -85,47 +105,63 @@ def train(
         "--cache/--no-cache",
         help="Fit a document cache on the validation split: it proposes what followed the "
         "last time the recent tokens occurred in the document (repeated phrases, names); "
-        "`seqgen eval` and `generate` then mix it in.",
+        "`seqgen eval` and `generate` then mix it in. [default: no-cache]",
         rich_help_panel=MODEL,
     ),
-    batch_size: int = typer.Option(None, help="Parallel streams [32].", rich_help_panel=TRAINING),
-    seq_len: int = typer.Option(
-        None, help="Backpropagation window in tokens [128].", rich_help_panel=TRAINING
+    batch_size: int = typer.Option(
+        None, help=f"Parallel streams. {sized('batch_size', 32)}", rich_help_panel=TRAINING
     ),
-    lr: float = typer.Option(None, help="Peak learning rate [3e-3].", rich_help_panel=TRAINING),
+    seq_len: int = typer.Option(
+        None,
+        help=f"Backpropagation window in tokens. {sized('seq_len', 128)}",
+        rich_help_panel=TRAINING,
+    ),
+    lr: float = typer.Option(
+        None, help=f"Peak learning rate. {sized('lr', 3e-3)}", rich_help_panel=TRAINING
+    ),
     optimizer: str = typer.Option(
-        None, help="adamw, rmsprop or sgd [adamw].", rich_help_panel=TRAINING
+        None, help="adamw, rmsprop or sgd. [default: adamw]", rich_help_panel=TRAINING
     ),
     clip: float = typer.Option(
         None,
-        help="Largest gradient norm; larger gradients are scaled down [1.0].",
+        help="Largest gradient norm; larger gradients are scaled down. [default: 1.0]",
         rich_help_panel=TRAINING,
     ),
     weight_decay: float = typer.Option(
         None,
-        help="AdamW weight decay [0.01]; sgd and rmsprop use none.",
+        help="AdamW weight decay; sgd and rmsprop use none. [default: 0.01]",
         rich_help_panel=TRAINING,
     ),
-    seed: int = typer.Option(None, help="Random seed [1337].", rich_help_panel=TRAINING),
+    seed: int = typer.Option(None, help="Random seed. [default: 1337]", rich_help_panel=TRAINING),
     patience: int = typer.Option(
         None,
-        help="Stop after this many validations without improvement [5]; 0: never.",
+        help="Stop after this many validations without improvement; 0: never. [default: 5]",
         rich_help_panel=LIMITS,
     ),
     max_time: float = typer.Option(
-        None, help="Seconds of training (validation not counted).", rich_help_panel=LIMITS
+        None,
+        help=f"Seconds of training (validation not counted). Up to {BUDGET_SECONDS} s on a "
+        "CPU, the options whose default says 'sized for --max-time' are chosen for the "
+        "budget unless you set one of them. [default: no limit]",
+        rich_help_panel=LIMITS,
     ),
-    max_steps: int = typer.Option(None, help="Optimizer steps.", rich_help_panel=LIMITS),
+    max_steps: int = typer.Option(
+        None, help="Optimizer steps. [default: no limit]", rich_help_panel=LIMITS
+    ),
     epochs: float = typer.Option(
-        None, help="Passes over the training split.", rich_help_panel=LIMITS
+        None,
+        help="Passes over the training split. [default: no limit]",
+        rich_help_panel=LIMITS,
     ),
     eval_every: int = typer.Option(
-        None, help="Validate every N steps [about 10 times a run].", rich_help_panel=LIMITS
+        None,
+        help="Validate every N steps. [default: about 10 times a run]",
+        rich_help_panel=LIMITS,
     ),
     val_tokens: int = typer.Option(
         None,
-        help="Periodic validation reads at most this many tokens of the split "
-        "[500000]; `seqgen eval` always reads all.",
+        help="Periodic validation reads at most this many tokens of the split; "
+        "`seqgen eval` always reads all. [default: 500000]",
         rich_help_panel=LIMITS,
     ),
     stop_after: int = typer.Option(
@@ -136,22 +172,29 @@ def train(
     ),
     precision: str = typer.Option(
         None,
-        help="auto, fp32 or bf16 [auto: bf16 where the hardware has it].",
+        help="auto, fp32 or bf16. [default: auto, bf16 where the hardware has it]",
         rich_help_panel=HARDWARE,
     ),
     device: str = typer.Option(
-        None, help="auto, cpu, cuda or mps [auto].", rich_help_panel=HARDWARE
+        None,
+        help="auto, cpu, cuda or mps (or cuda:N). [default: auto, CUDA, then MPS, then the CPU]",
+        rich_help_panel=HARDWARE,
     ),
-    threads: int = typer.Option(None, help="CPU threads [all cores].", rich_help_panel=HARDWARE),
+    threads: int = typer.Option(
+        None,
+        help="CPU threads per process. [default: the cores this process may use, less those "
+        "other programs keep busy]",
+        rich_help_panel=HARDWARE,
+    ),
     nproc: int = typer.Option(
         None,
         help="Train with N processes on this machine (data parallel, through torchrun; "
-        "docs/scaling.md).",
+        "docs/scaling.md). [default: 1]",
         rich_help_panel=HARDWARE,
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or samples."),
 ) -> None:
-    """Train a model. Example: seqgen train --domain char --corpus input.txt --max-time 300"""
+    """Train a model. Example: seqgen train --domain char --corpus docs --max-time 300"""
     import sys
 
     from seqgen import distributed, registry, run
