@@ -9,10 +9,11 @@ a domain, a corpus and options into a prepared dataset, a model and a :class:`Tr
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from seqgen.data import Dataset
 from seqgen.distributed import SINGLE, World
 from seqgen.errors import CheckpointError, SeqgenError
 from seqgen.rundir import claim_new, claimed
+from seqgen.runplan import check_logits, model_config, plan_start, train_options
 from seqgen.trainer import Callback, Trainer
 
 Note = Callable[[str], None]
@@ -59,10 +61,6 @@ class Run:
         return summary
 
 
-def train_options() -> set[str]:
-    return {f.name for f in fields(TrainConfig)}
-
-
 def start(
     domain: str,
     corpus: str | Path | None = None,
@@ -77,40 +75,11 @@ def start(
     """A new run of ``domain`` on ``corpus`` into ``out``. ``options`` are the domain's
     ``-o`` options (text), ``model`` the architecture's config fields, ``train`` the
     :class:`TrainConfig` fields the user chose (the rest are defaults, or budget sizing)."""
-    from seqgen.sizing import budget_defaults, budget_dropout
+    from seqgen.sizing import budget_dropout
 
-    reg = registry.load()
-    tok_cls = reg.domain(domain)
-    reg.architecture(arch)
-    settings = tok_cls.parse_options({k: str(v) for k, v in (options or {}).items()})
-    corpus = str(corpus) if corpus is not None else tok_cls.default_corpus
-    if not corpus:
-        raise SeqgenError(f"--corpus is required: domain {domain!r} has no built-in corpus")
-    from seqgen.corpus import canonical
-
-    corpus = canonical(corpus, reg)
-    model, train = dict(model or {}), dict(train or {})
-    unknown = sorted(set(train) - train_options())
-    if unknown:
-        raise SeqgenError(f"unknown training option {unknown[0]!r}")
-    _check_hardware(TrainConfig(**train).check())  # before anything is read or printed
-    fields_of_arch = [f.name for f in fields(reg.architecture(arch).config_class)]
-    unknown = sorted(set(model) - set(fields_of_arch))
-    if unknown:
-        have = ", ".join(_flag(k) for k in fields_of_arch if k != "vocab_size")
-        raise SeqgenError(f"--arch {arch} has no option {_flag(unknown[0])} (its options: {have})")
-    sized_model, sized_train = budget_defaults(train.get("max_time"), train, model)
-    sized_model = {k: v for k, v in sized_model.items() if k in fields_of_arch}
-    _model_config(arch, {**sized_model, **model}, None, note)  # sizes checked up front
-    if sized_model or sized_train:
-        chosen = {**sized_model, **sized_train}
-        note(
-            f"--max-time {train['max_time']:g}: sizing the model for the budget ("
-            + " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in chosen.items())
-            + "); set any of these to choose yourself"
-        )
-        model.update(sized_model)
-        train.update(sized_train)
+    note = note if _rank_from_env() == 0 else _silent  # rank 0 speaks for all
+    checked = plan_start(domain, corpus, options, arch, model, train, note)
+    reg, tok_cls, settings, corpus, model, train, fields_of_arch, sized_model = checked
     cfg = TrainConfig(**train).check()
     world = join(cfg)
     note, quiet = (note, quiet) if world.main else (_silent, True)
@@ -119,13 +88,20 @@ def start(
         lock = world.first(lambda: claim_new(stack, out), others=False)
         data, fingerprint = world.first(lambda: _prepare(tok_cls, corpus, settings, note))
         model.update(budget_dropout(cfg.max_time, sized_model, data, fields_of_arch, note))
-        _check_logits(cfg, model, data.tokenizer.vocab_size)
-        model_cfg = _model_config(arch, model, data.tokenizer.vocab_size, note)
+        check_logits(cfg, model, data.tokenizer.vocab_size)
+        model_cfg = model_config(arch, model, data.tokenizer.vocab_size, note)
         plugin = reg.domain_plugin.get(domain, "?")
         version = reg.plugins[plugin].version if plugin in reg.plugins else "unknown"
         info = RunInfo(domain, corpus, settings, plugin, version, arch, fingerprint)
         trainer = _trainer(out, data, model_cfg, cfg, info, None, quiet, note, world)
     return Run(out, trainer, data, lock=lock, world=world)
+
+
+def _rank_from_env() -> int:
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
 
 
 def join(cfg: TrainConfig) -> World:
@@ -159,9 +135,9 @@ def resume(
     """Continue the run in ``run_dir`` from its latest checkpoint. A new limit among ``train``
     (max_time, max_steps, epochs) replaces the old plan; other ``train`` values override."""
     run_dir = Path(run_dir)
-    latest = run_dir / checkpoint.LATEST
-    if not latest.is_file():
-        raise SeqgenError(f"--resume {run_dir}: no {checkpoint.LATEST} there to continue from")
+    if _rank_from_env():
+        note = _silent
+    latest = _latest(run_dir)
     stamp = latest.stat().st_mtime_ns
     ckpt = checkpoint.load(latest)
     cfg = _resumed_config(ckpt, train)
@@ -175,6 +151,18 @@ def resume(
         job = _resume(run_dir, ckpt, cfg, corpus, quiet, note, domain, world)
         job.lock = lock
         return job
+
+
+def check_resume(run_dir: str | Path, train: dict[str, Any] | None = None) -> None:
+    """The checks of ``resume`` that need no corpus (``seqgen train --nproc`` makes them once)."""
+    _resumed_config(checkpoint.load(_latest(Path(run_dir))), train)
+
+
+def _latest(run_dir: Path) -> Path:
+    latest = run_dir / checkpoint.LATEST
+    if not latest.is_file():
+        raise SeqgenError(f"--resume {run_dir}: no {checkpoint.LATEST} there to continue from")
+    return latest
 
 
 def _resumed_config(ckpt: Checkpoint, train: dict[str, Any] | None) -> TrainConfig:
@@ -225,32 +213,6 @@ def _resume(run_dir: Path, ckpt, cfg, corpus, quiet: bool, note: Note, domain, w
     return Run(run_dir, trainer, data, resumed=True, world=world)
 
 
-def _check_logits(cfg: TrainConfig, model: dict, vocab: int) -> None:
-    """A full softmax holds batch x seq-len x vocabulary logits (and their gradients) per
-    step; a corpus of a million distinct symbols must not make that tens of gigabytes."""
-    from seqgen import limits
-
-    if model.get("adaptive_cutoffs"):
-        return
-    size = cfg.batch_size * cfg.seq_len * vocab
-    if size > limits.limit("logits"):
-        raise SeqgenError(
-            f"{vocab:,} token types x --batch-size {cfg.batch_size} x --seq-len {cfg.seq_len} "
-            f"is {size:,} logits a step (over {limits.limit('logits'):,}): use "
-            "--adaptive-softmax, a smaller batch, or raise SEQGEN_MAX_LOGITS"
-        )
-
-
-def _check_hardware(cfg: TrainConfig) -> None:
-    from seqgen.hardware import pick_device, pick_precision
-
-    pick_precision(cfg.precision, pick_device(cfg.device))
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-").replace("adaptive-cutoffs", "adaptive-softmax")
-
-
 def _prepare(tok_cls, corpus: str, settings: dict, note: Note) -> tuple[Dataset, str]:
     from seqgen.corpus import resolve
     from seqgen.data import prepare
@@ -266,46 +228,6 @@ def _prepare(tok_cls, corpus: str, settings: dict, note: Note) -> tuple[Dataset,
         + f" ({time.perf_counter() - t0:.1f} s)"
     )
     return data, spec.fingerprint
-
-
-def _model_config(arch: str, given: dict, vocab: int | None, note: Note):
-    """The architecture's typed config; with ``vocab`` None, only the given sizes are checked
-    (before the corpus is read)."""
-    if vocab is None:  # the smallest vocabulary these options allow
-        least = max(given.get("adaptive_cutoffs") or [0]) + 1
-        try:
-            cfg = models.config_of(arch, {"vocab_size": least, **given})
-        except ValueError as e:
-            raise SeqgenError(str(e)) from None
-        return _check_size(arch, cfg, "before the corpus is read")
-    cutoffs = given.get("adaptive_cutoffs")
-    if cutoffs and cutoffs[-1] >= vocab:
-        raise SeqgenError(
-            f"--adaptive-softmax {','.join(map(str, cutoffs))}: every cutoff must be below the "
-            f"vocabulary size ({vocab:,} token types)"
-        )
-    if vocab >= 20_000 and not cutoffs and arch == "lstm":
-        note(
-            f"tip: with {vocab:,} token types the output layer is most of each step; "
-            "--adaptive-softmax 2000,10000 makes it several times cheaper"
-        )
-    try:
-        cfg = models.config_of(arch, {"vocab_size": vocab, **given})
-    except ValueError as e:
-        raise SeqgenError(str(e).replace("unknown field", f"--arch {arch} has no option")) from None
-    return _check_size(arch, cfg, f"with {vocab:,} token types")
-
-
-def _check_size(arch: str, cfg, when: str):
-    """The config, unless its model has more weights than seqgen.limits allows."""
-    from seqgen import limits
-
-    try:
-        n = models.count_parameters(arch, cfg)
-    except (ValueError, TypeError) as e:
-        raise SeqgenError(f"--arch {arch}: these sizes make no model ({e})") from None
-    limits.check("parameters", n, f"--arch {arch} of these sizes, {when}: weights")
-    return cfg
 
 
 def _trainer(

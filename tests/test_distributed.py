@@ -175,3 +175,29 @@ def test_resume_on_another_world_size_says_it_is_not_exact(pair, corpus, tmp_pat
     assert code == 0, err
     assert "trained by 2 process(es) and continues on 1" in err and "not be bit-exact" in err
     assert checkpoint.load(run / "checkpoint.pt").progress.step == 16
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-d", "mdi"],
+        ["-d", "char", "--hidden-size", "-3"],
+        ["--resume", "nowhere"],
+        ["-d", "char", "--nproc", "0"],
+    ],
+    ids=["domain", "size", "resume", "nproc"],
+)
+def test_a_bad_option_under_nproc_is_one_line_before_any_process(args, corpus, cli):
+    _, text, _ = corpus
+    code, _, err = cli("train", "-c", text, "--nproc", "2", *args)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "error" in err, err
+
+
+@pytest.mark.slow
+def test_a_run_folder_in_use_is_one_line_from_rank_0(pair, corpus):
+    _, two = pair
+    root, text, env = corpus
+    code, _, err = seqgen("train", "-d", "char", "-c", text, "--out", two, "--nproc", "2", env=env)
+    assert code == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "already holds a run" in lines[0], err

@@ -199,11 +199,6 @@ def train(
 
     from seqgen import distributed, registry, run
 
-    if nproc is not None and not distributed.launched():
-        from seqgen.launch import launch, without_nproc
-
-        raise typer.Exit(launch(nproc, without_nproc(sys.argv[1:])))
-
     registry.warn_problems()
     train = _given(
         batch_size=batch_size, seq_len=seq_len, lr=lr, optimizer=optimizer, clip=clip,
@@ -221,13 +216,22 @@ def train(
         raise SeqgenError("--adaptive-div needs --adaptive-softmax")
     if adaptive_div is not None and adaptive_div < 1:
         raise SeqgenError(f"--adaptive-div {adaptive_div}: give a number >= 1")
+    if resume is not None and (model or arch is not None or option):
+        raise SeqgenError("--resume continues a run as it was built: no model or -o options")
+    if resume is None and not domain:
+        raise SeqgenError("--domain is required (see `seqgen domains`)")
+    if nproc is not None and not distributed.launched():  # checked once, then N processes
+        from seqgen.launch import launch, without_nproc
+
+        if resume is not None:
+            run.check_resume(resume, train)
+        else:
+            opts = parse_pairs(option)
+            run.plan_start(domain, corpus, opts, arch or "lstm", dict(model), dict(train))
+        raise typer.Exit(launch(nproc, without_nproc(sys.argv[1:])))
     if resume is not None:
-        if model or arch is not None or option:
-            raise SeqgenError("--resume continues a run as it was built: no model or -o options")
         job = run.resume(resume, corpus=corpus, train=train, quiet=quiet, note=note, domain=domain)
     else:
-        if not domain:
-            raise SeqgenError("--domain is required (see `seqgen domains`)")
         job = run.start(
             domain, corpus, out, options=parse_pairs(option), arch=arch or "lstm", model=model,
             train=train, quiet=quiet, note=note,
