@@ -123,7 +123,7 @@ def whole(corpus):
     return out
 
 
-LONG = ["--max-steps", "300", "--eval-every", "5", "--nproc", "2"]
+LONG = ["--max-steps", "1000", "--eval-every", "20", "--nproc", "2"]  # a signal lands mid-run
 
 
 @pytest.mark.slow
@@ -134,7 +134,7 @@ def test_a_stopped_run_says_so_in_one_line_and_resumes_exactly(corpus, whole, ho
     args = ["-d", "char", "-c", text, *LONG, *SMALL, "--out", cut]
     proc = seqgen("train", *args, env=env, wait=False)
     deadline = time.time() + 120
-    while len(rows(cut, "val_nats_per_token") if (cut / "metrics.jsonl").exists() else []) < 2:
+    while len(rows(cut, "val_nats_per_token") if (cut / "metrics.jsonl").exists() else []) < 1:
         assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
         time.sleep(0.02)
     workers = _children(proc.pid)
@@ -153,11 +153,11 @@ def test_a_stopped_run_says_so_in_one_line_and_resumes_exactly(corpus, whole, ho
         lines = [line for line in err.splitlines() if "error" in line]
         assert len(lines) == 1 and "rank 1" in lines[0] and "SIGKILL" in lines[0], err
     stopped = checkpoint.load(cut / "checkpoint.pt").progress.step
-    assert 0 < stopped < 300
+    assert 0 < stopped < 1000
     code, _, err = seqgen("train", "--resume", cut, "--nproc", "2", "-q", env=env)
     assert code == 0, err
     got, want = (checkpoint.load(r / "checkpoint.pt") for r in (cut, whole))
-    assert got.progress.step == 300
+    assert got.progress.step == 1000
     for name, tensor in want.model.items():
         assert torch.equal(tensor, got.model[name]), name
     assert rows(cut, "val_nats_per_token") == rows(whole, "val_nats_per_token")
