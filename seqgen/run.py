@@ -262,8 +262,10 @@ def _trainer(
     if ckpt is None:
         model.start_from_counts(np.bincount(train_ids, minlength=model_cfg.vocab_size))
     layout = plan(len(train_ids), cfg.batch_size, cfg.seq_len, world.size)
-    if layout.shrunk or layout.batch_size != cfg.batch_size:
+    if layout.shrunk:
         note(f"corpus is small: using --batch-size {layout.batch_size} --seq-len {layout.seq_len}")
+    elif layout.batch_size != cfg.batch_size:
+        note(f"using --batch-size {layout.batch_size}: a multiple of the {world.size} processes")
     batcher = StreamBatcher(train_ids, layout, world.rank, world.size)
     if callbacks is None:
         callbacks = default_callbacks(out, cfg, quiet) if world.main else []

@@ -220,7 +220,9 @@ def train(
         raise SeqgenError("--resume continues a run as it was built: no model or -o options")
     if resume is None and not domain:
         raise SeqgenError("--domain is required (see `seqgen domains`)")
-    if nproc is not None and not distributed.launched():  # checked once, then N processes
+    if nproc is not None and nproc < 1:
+        raise SeqgenError(f"--nproc {nproc}: give 1 or more processes")
+    if nproc is not None and nproc > 1 and not distributed.launched():  # checked once
         from seqgen.launch import launch, without_nproc
 
         if resume is not None:
