@@ -17,6 +17,13 @@ def prepare(
         help="Verify decode(encode(x)) equals the domain's reference for "
         "every document; exit 1 on any mismatch.",
     ),
+    workers: int = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Processes that tokenize a big corpus (default: the CPUs this process may use).",
+        show_default=False,
+    ),
 ) -> None:
     """Tokenize a corpus (cached) and print its counts as JSON."""
     from seqgen import registry
@@ -31,7 +38,7 @@ def prepare(
     settings = tok_cls.parse_options(parse_pairs(option))
     spec = resolve(corpus, tok_cls.file_patterns, reg)
     t0 = time.perf_counter()
-    data = run_prepare(tok_cls, spec, settings=settings)
+    data = run_prepare(tok_cls, spec, settings=settings, workers=workers)
     report = {
         "domain": domain,
         "corpus": spec.name,

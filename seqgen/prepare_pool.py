@@ -1,0 +1,236 @@
+"""Tokenizing a big corpus for ``data.prepare``: parts encoded by worker processes, in order,
+with bounded memory, behind a progress bar that knows the corpus size in bytes.
+
+The parent still reads every document through the tokenizer (``read`` may keep state, and the
+skip-a-broken-file rules live in ``data._Sources``), and it still writes every id itself, in
+document order. Only ``encode`` moves: the parts a tokenizer's ``read`` yields are already the
+pieces it promises to encode one at a time, so sending them to workers in batches and writing
+the ids back in submission order gives the same token files as encoding them in-process. At most
+``WINDOW`` batches per worker are in flight, so memory stays a few batches however big the
+corpus. A corpus under ``MIN_PARALLEL_BYTES`` (or one worker, or a tokenizer that cannot be
+sent to a worker process) is encoded in-process, with no pool to start.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import pickle
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqgen.errors import SeqgenError
+from seqgen.tokenizer import Tokenizer
+
+MIN_PARALLEL_BYTES = 32 << 20  # smaller corpora are encoded in-process
+BATCH_SIZE = 4 << 20  # about this many characters (or 64 parts) per task
+BATCH_PARTS = 64
+WINDOW = 3  # batches in flight per worker
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def corpus_bytes(files: list[Path]) -> int:
+    return sum(f.stat().st_size for f in files)
+
+
+def check_ids(tok: Tokenizer, ids, where: str) -> np.ndarray:
+    """Refuses ids a tokenizer should never give (negative, or past its vocabulary): they would
+    fail deep inside torch, or silently wrap around in the token file."""
+    arr = np.asarray(ids)
+    vocab = tok.vocab_size
+    if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= vocab):
+        bad = arr.min() if arr.dtype.kind in "iu" and arr.min() < 0 else arr.max()
+        raise SeqgenError(
+            f"domain {tok.name!r} encoded {where} to id {bad!r}, outside its "
+            f"vocabulary of {vocab} (a bug in the plugin)"
+        )
+    return arr
+
+
+def encode_batch(tok: Tokenizer, dtype: np.dtype, items: list[tuple[str, Any]]) -> list:
+    return [np.asarray(check_ids(tok, tok.encode(part), name), dtype=dtype) for name, part in items]
+
+
+# --- the worker side -------------------------------------------------------------------------
+_worker: dict = {}
+
+
+def _init_worker(tok_cls: type[Tokenizer], state: dict, dtype: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _worker["tok"], _worker["dtype"] = tok_cls.from_state(state), np.dtype(dtype)
+
+
+def _work(items: list[tuple[str, Any]]) -> list:
+    try:
+        return encode_batch(_worker["tok"], _worker["dtype"], items)
+    except Exception as e:
+        try:
+            pickle.dumps(e)
+        except Exception:  # an exception that cannot travel back keeps its name and text
+            raise RuntimeError(f"{type(e).__name__}: {e}") from None
+        raise
+
+
+# --- the parent side -------------------------------------------------------------------------
+class Encoder:
+    """Encodes parts in order and hands each batch to ``apply(ops, ids)``: the queued ops
+    (``("part", name, part, tag)`` and ``("mark", what)``) and the ids of its parts."""
+
+    def __init__(self, tok: Tokenizer, dtype: np.dtype, workers: int, apply: Callable):
+        self.tok, self.dtype, self.apply = tok, dtype, apply
+        self.pool: ProcessPoolExecutor | None = None
+        self.pending: collections.deque = collections.deque()
+        self.ops: list = []
+        self.size = 0
+        if workers > 1:
+            self.pool = _start_pool(tok, dtype, workers)
+        self.window = WINDOW * workers
+
+    def part(self, name: str, part: Any, tag: Any = None) -> None:
+        """Queue one part to encode (``name`` for error messages, ``tag`` back to ``apply``)."""
+        self.ops.append(("part", name, part, tag))
+        self.size += len(part) if hasattr(part, "__len__") else 1
+        if self.size >= BATCH_SIZE or len(self.ops) >= BATCH_PARTS:
+            self.flush()
+
+    def mark(self, what: Any) -> None:
+        self.ops.append(("mark", what))
+
+    def flush(self) -> None:
+        ops, self.ops, self.size = self.ops, [], 0
+        items = [(op[1], op[2]) for op in ops if op[0] == "part"]
+        if self.pool is None or (not items and not self.pending):
+            self.apply(ops, encode_batch(self.tok, self.dtype, items))
+            return
+        self.pending.append((ops, self.pool.submit(_work, items) if items else None))
+        while len(self.pending) > self.window:
+            self._drain_one()
+
+    def _drain_one(self) -> None:
+        ops, future = self.pending.popleft()  # in the order queued: marks wait their turn
+        self.apply(ops, future.result() if future is not None else [])
+
+    def finish(self) -> None:
+        self.flush()
+        while self.pending:
+            self._drain_one()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            for _, future in self.pending:
+                if future is not None:
+                    future.cancel()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+def _start_pool(tok: Tokenizer, dtype: np.dtype, workers: int) -> ProcessPoolExecutor | None:
+    """A spawn pool whose workers rebuild the fitted tokenizer from its state; None when the
+    tokenizer class or state cannot be sent to another process (it is encoded in-process)."""
+    import multiprocessing
+
+    args = (type(tok), tok.get_state(), np.dtype(dtype).name)
+    try:
+        pickle.dumps(args)
+    except Exception:
+        return None
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=args)
+
+
+@contextlib.contextmanager
+def encoder(tok, dtype, workers: int, total_bytes: int, apply: Callable) -> Iterator[Encoder]:
+    """An Encoder with a pool when the corpus is big enough to repay starting one."""
+    n = workers if total_bytes >= MIN_PARALLEL_BYTES else 1
+    enc = Encoder(tok, dtype, n, apply)
+    try:
+        yield enc
+        enc.finish()
+    finally:
+        enc.close()
+
+
+# --- progress in bytes -----------------------------------------------------------------------
+class ByteProgress:
+    """A rich bar over the corpus's bytes on stderr (a terminal only). Bytes of the files
+    finished so far, plus how far into the current file its reader is (Linux: the read offset
+    of the open file, from /proc; elsewhere the bar moves file by file)."""
+
+    def __init__(self, label: str, files: list[Path]):
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.sizes = {str(f): f.stat().st_size for f in files}
+        self.total = sum(self.sizes.values())
+        self.done, self.current, self.last = 0, None, 0.0
+        self.bar = Progress(
+            TextColumn(f"[bold]{label}[/bold]"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[tokens]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+            disable=not sys.stderr.isatty(),
+        )
+        self.task = self.bar.add_task(label, total=self.total or None, tokens="")
+
+    def __enter__(self) -> ByteProgress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+    def source(self, src) -> None:
+        """Reading moves on to ``src`` (a file, or a generator of documents)."""
+        if self.current is not None:
+            self.done += self.sizes.get(self.current, 0)
+        self.current = str(src) if isinstance(src, Path) else None
+        self.bar.update(self.task, completed=self.done)
+
+    def tick(self, tokens: int | None = None) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2 or self.bar.disable:
+            return
+        self.last = now
+        at = _read_offset(self.current) if self.current else 0
+        fields = {"tokens": f"{tokens:,} tokens"} if tokens is not None else {}
+        self.bar.update(self.task, completed=self.done + at, **fields)
+
+
+def _read_offset(path: str) -> int:
+    """Where this process's open handle on ``path`` is (0 if none, or not Linux)."""
+    try:
+        real = os.path.realpath(path)
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/self/fd/{fd}") == real:
+                    with open(f"/proc/self/fdinfo/{fd}") as f:
+                        return int(f.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
