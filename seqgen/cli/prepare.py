@@ -6,6 +6,14 @@ import time
 
 import typer
 
+WORKERS = typer.Option(
+    None,
+    "--workers",
+    min=1,
+    help="Processes that tokenize a big corpus (default: the CPUs this process may use).",
+    show_default=False,
+)
+
 
 def prepare(
     domain: str = typer.Option(..., "--domain", "-d", help="Domain (see `seqgen domains`)."),
@@ -17,13 +25,7 @@ def prepare(
         help="Verify decode(encode(x)) equals the domain's reference for "
         "every document; exit 1 on any mismatch.",
     ),
-    workers: int = typer.Option(
-        None,
-        "--workers",
-        min=1,
-        help="Processes that tokenize a big corpus (default: the CPUs this process may use).",
-        show_default=False,
-    ),
+    workers: int = WORKERS,
 ) -> None:
     """Tokenize a corpus (cached) and print its counts as JSON."""
     from seqgen import registry
