@@ -227,7 +227,8 @@ def _prepare_fresh(tok_cls, spec, settings, tokenizer, split, key, final: Path, 
 
 class _Splits:
     """The split files being written, and where each document ends in them. ``apply`` takes
-    one encoded batch: ids for its parts, and ("doc", split, failed) after a document's last
+    one encoded batch: ids for its parts (tagged with their split and how many bytes of the
+    corpus had been read, for the progress bar), and (split, failed) after a document's last
     part (a failed document is rolled back, an empty one adds nothing)."""
 
     def __init__(self, work: Path, dtype: np.dtype, eod: int):
@@ -235,6 +236,7 @@ class _Splits:
         self.writers: dict[str, _Writer] = {}
         self.ends: dict[str, list[int]] = {}
         self.start: dict[str, int] = {}
+        self.progress: Callable[[int, int], None] = lambda at, tokens: None
 
     def writer(self, split: str) -> _Writer:
         if split not in self.writers:
@@ -246,7 +248,9 @@ class _Splits:
         ids = iter(encoded)
         for op in ops:
             if op[0] == "part":
-                self.writer(op[3]).write(next(ids))
+                split, at = op[3]
+                self.writer(split).write(next(ids))
+                self.progress(at, self.tokens)
                 continue
             split, failed = op[1]
             w = self.writer(split)
@@ -273,15 +277,14 @@ def _encode_all(
 ) -> dict:
     out = _Splits(work, dtype, tok.eod_id)
     with ByteProgress("tokenizing", spec.files) as bar:
-        sources.on_source = bar.source
+        sources.on_source, out.progress = bar.source, bar.show
         total = corpus_bytes(spec.files)
         with encoder(tok, dtype, workers, total, out.apply) as enc:
             for split in spec.sources:
                 for doc, failed in sources.documents(split):
                     where = doc.split or split
                     for part in doc.parts:
-                        enc.part(doc.name, part, where)
-                        bar.tick(out.tokens)
+                        enc.part(doc.name, part, (where, bar.position()))
                     enc.mark((where, bool(failed)))
     for w in out.writers.values():
         w.close()

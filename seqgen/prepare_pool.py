@@ -149,6 +149,9 @@ def _start_pool(tok: Tokenizer, dtype: np.dtype, workers: int) -> ProcessPoolExe
         pickle.dumps(args)
     except Exception:
         return None
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main is not None and not os.path.exists(main):  # a script on stdin: spawn cannot rerun it
+        return None
     ctx = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=args)
 
@@ -184,7 +187,7 @@ class ByteProgress:
 
         self.sizes = {str(f): f.stat().st_size for f in files}
         self.total = sum(self.sizes.values())
-        self.done, self.current, self.last = 0, None, 0.0
+        self.done, self.at, self.current, self.last = 0, 0, None, 0.0
         self.bar = Progress(
             TextColumn(f"[bold]{label}[/bold]"),
             BarColumn(),
@@ -212,14 +215,21 @@ class ByteProgress:
         self.current = str(src) if isinstance(src, Path) else None
         self.bar.update(self.task, completed=self.done)
 
-    def tick(self, tokens: int | None = None) -> None:
+    def position(self) -> int:
+        """Bytes read so far: files done, plus the offset in the current one (looked up at
+        most every 20 ms; in between the last figure stands)."""
         now = time.monotonic()
-        if now - self.last < 0.2 or self.bar.disable:
-            return
-        self.last = now
-        at = _read_offset(self.current) if self.current else 0
+        if now - self.last >= 0.02 and not self.bar.disable:
+            self.last = now
+            self.at = self.done + (_read_offset(self.current) if self.current else 0)
+        return max(self.at, self.done)
+
+    def show(self, at: int, tokens: int | None = None) -> None:
         fields = {"tokens": f"{tokens:,} tokens"} if tokens is not None else {}
-        self.bar.update(self.task, completed=self.done + at, **fields)
+        self.bar.update(self.task, completed=at, **fields)
+
+    def tick(self) -> None:
+        self.show(self.position())
 
 
 def _read_offset(path: str) -> int:
