@@ -26,7 +26,7 @@ import numpy as np
 
 from seqgen.corpus import ALL, CorpusSpec, Source
 from seqgen.errors import DataError, SeqgenError
-from seqgen.prepare_pool import ByteProgress, corpus_bytes, default_workers, encoder
+from seqgen.prepare_pool import ByteProgress, Splits, corpus_bytes, default_workers, encoder
 from seqgen.tokenizer import Document, Tokenizer
 
 FORMAT = 1
@@ -68,29 +68,6 @@ class Dataset:
         return int(self.meta["splits"][split]["units"])
 
 
-class _Writer:
-    """Appends id arrays to a file; can roll back to the start of a document."""
-
-    def __init__(self, path: Path, dtype: np.dtype):
-        self.dtype = dtype
-        self.f = open(path, "wb")
-        self.count = 0
-
-    def write(self, ids) -> None:
-        arr = np.asarray(ids, dtype=self.dtype)
-        self.f.write(arr.tobytes())
-        self.count += arr.size
-
-    def rollback(self, count: int) -> None:
-        self.f.flush()
-        self.f.truncate(count * self.dtype.itemsize)
-        self.f.seek(count * self.dtype.itemsize)
-        self.count = count
-
-    def close(self) -> None:
-        self.f.close()
-
-
 class _Sources:
     """Documents of each split. In a corpus of many files, a file that raises DataError is
     skipped with a warning naming it (and remembered, so later passes skip it too); in a
@@ -120,20 +97,23 @@ class _Sources:
         """Yield (document, failed); after the parts are used up, ``failed`` is non-empty if
         the document broke part-way (its tokens must then be rolled back)."""
         for src in self.spec.sources[split]:
-            if str(src) in self.skipped:
-                continue
-            self.on_source(src)
-            failed: list = []
-            try:
-                made = self.tok.read(src) if isinstance(src, Path) else src()
-                for doc in made:
-                    if doc.split is None and split != ALL:
-                        doc.split = split
-                    yield Document(doc.name, self._guard(src, doc.parts, failed), doc.split), failed
-                    if failed:
-                        break
-            except DataError as e:
-                self._fail(src, e)
+            yield from self.documents_of(src, split)
+
+    def documents_of(self, src: Source, split: str) -> Iterator[tuple[Document, list]]:
+        if str(src) in self.skipped:
+            return
+        self.on_source(src)
+        failed: list = []
+        try:
+            made = self.tok.read(src) if isinstance(src, Path) else src()
+            for doc in made:
+                if doc.split is None and split != ALL:
+                    doc.split = split
+                yield Document(doc.name, self._guard(src, doc.parts, failed), doc.split), failed
+                if failed:
+                    break
+        except DataError as e:
+            self._fail(src, e)
 
 
 def _key(tok_name: str, identity: dict, spec: CorpusSpec) -> str:
@@ -225,47 +205,6 @@ def _prepare_fresh(tok_cls, spec, settings, tokenizer, split, key, final: Path, 
     return Dataset(final, tok, meta)
 
 
-class _Splits:
-    """The split files being written, and where each document ends in them. ``apply`` takes
-    one encoded batch: ids for its parts (tagged with their split and how many bytes of the
-    corpus had been read, for the progress bar), and (split, failed) after a document's last
-    part (a failed document is rolled back, an empty one adds nothing)."""
-
-    def __init__(self, work: Path, dtype: np.dtype, eod: int):
-        self.work, self.dtype, self.eod = work, dtype, np.array([eod], dtype=dtype)
-        self.writers: dict[str, _Writer] = {}
-        self.ends: dict[str, list[int]] = {}
-        self.start: dict[str, int] = {}
-        self.progress: Callable[[int, int], None] = lambda at, tokens: None
-
-    def writer(self, split: str) -> _Writer:
-        if split not in self.writers:
-            self.writers[split] = _Writer(self.work / f"{split}.bin", self.dtype)
-            self.ends[split], self.start[split] = [], 0
-        return self.writers[split]
-
-    def apply(self, ops: list, encoded: list) -> None:
-        ids = iter(encoded)
-        for op in ops:
-            if op[0] == "part":
-                split, at = op[3]
-                self.writer(split).write(next(ids))
-                self.progress(at, self.tokens)
-                continue
-            split, failed = op[1]
-            w = self.writer(split)
-            if failed:
-                w.rollback(self.start[split])
-            elif w.count > self.start[split]:  # an empty document adds nothing
-                w.write(self.eod)
-                self.ends[split].append(w.count)
-            self.start[split] = w.count
-
-    @property
-    def tokens(self) -> int:
-        return sum(w.count for w in self.writers.values())
-
-
 def _encode_all(
     spec: CorpusSpec,
     tok: Tokenizer,
@@ -275,17 +214,22 @@ def _encode_all(
     split_all: bool,
     workers: int = 1,
 ) -> dict:
-    out = _Splits(work, dtype, tok.eod_id)
+    out = Splits(work, dtype, tok.eod_id)
+    out.on_error = sources._fail  # a file a worker could not read: skipped (many files)
     with ByteProgress("tokenizing", spec.files) as bar:
         sources.on_source, out.progress = bar.source, bar.show
         total = corpus_bytes(spec.files)
         with encoder(tok, dtype, workers, total, out.apply) as enc:
             for split in spec.sources:
-                for doc, failed in sources.documents(split):
-                    where = doc.split or split
-                    for part in doc.parts:
-                        enc.part(doc.name, part, (where, bar.position()))
-                    enc.mark((where, bool(failed)))
+                for src in spec.sources[split]:
+                    if str(src) not in sources.skipped and enc.takes_file(src, sources.many):
+                        enc.file(src, split, bar.passed(src))  # read and encoded by a worker
+                        continue
+                    for doc, failed in sources.documents_of(src, split):
+                        where = doc.split or split
+                        for part in doc.parts:
+                            enc.part(doc.name, part, (where, bar.position()))
+                        enc.mark((where, bool(failed)))
     for w in out.writers.values():
         w.close()
     writers, doc_ends = out.writers, out.ends

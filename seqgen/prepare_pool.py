@@ -27,13 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from seqgen.errors import SeqgenError
+from seqgen.errors import DataError, SeqgenError
 from seqgen.tokenizer import Tokenizer
 
 MIN_PARALLEL_BYTES = 32 << 20  # smaller corpora are encoded in-process
 BATCH_SIZE = 4 << 20  # about this many characters (or 64 parts) per task
 BATCH_PARTS = 64
 WINDOW = 3  # batches in flight per worker
+FILE_TASK_BYTES = 8 << 20  # a file this small, of a many-file corpus, is read by a worker
 
 
 def default_workers() -> int:
@@ -75,15 +76,54 @@ def _init_worker(tok_cls: type[Tokenizer], state: dict, dtype: str) -> None:
     _worker["tok"], _worker["dtype"] = tok_cls.from_state(state), np.dtype(dtype)
 
 
-def _work(items: list[tuple[str, Any]]) -> list:
+def _safely(fn: Callable, *args) -> Any:
     try:
-        return encode_batch(_worker["tok"], _worker["dtype"], items)
+        return fn(_worker["tok"], _worker["dtype"], *args)
     except Exception as e:
         try:
             pickle.dumps(e)
         except Exception:  # an exception that cannot travel back keeps its name and text
             raise RuntimeError(f"{type(e).__name__}: {e}") from None
         raise
+
+
+def _work(items: list[tuple[str, Any]]) -> list:
+    return _safely(encode_batch, items)
+
+
+def _work_file(path: Path, split: str) -> list:
+    return [_safely(encode_file, path, split)]
+
+
+def encode_file(tok: Tokenizer, dtype: np.dtype, path: Path, split: str) -> tuple:
+    """Read and encode one file of a many-file corpus as ``data._Sources`` would: a DataError
+    while reading ends the file (the broken document is dropped, those before it stay) and is
+    returned to be reported; a DataError from ``encode`` is raised."""
+    docs: list = []
+    made = _reading(tok.read, path)
+    if isinstance(made, DataError):
+        return docs, made
+    made = iter(made)
+    while (doc := _reading(next, made, None)) is not None and not isinstance(doc, DataError):
+        arrays, parts = [], iter(doc.parts)
+        while (part := _reading(next, parts, _END)) is not _END:
+            if isinstance(part, DataError):
+                docs.append((doc.split or split, arrays, True))
+                return docs, part
+            arrays.append(encode_batch(tok, dtype, [(doc.name, part)])[0])  # errors: raised
+        docs.append((doc.split or split, arrays, False))
+    return docs, doc
+
+
+_END = object()
+
+
+def _reading(step: Callable, *args) -> Any:
+    """``step(*args)``, or the DataError it raised (reading a file, not encoding it)."""
+    try:
+        return step(*args)
+    except DataError as e:
+        return e
 
 
 # --- the parent side -------------------------------------------------------------------------
@@ -100,6 +140,21 @@ class Encoder:
         if workers > 1:
             self.pool = _start_pool(tok, dtype, workers)
         self.window = WINDOW * workers
+
+    def takes_file(self, src, many: bool) -> bool:
+        """Whether a worker should read ``src`` itself (a small file of a many-file corpus)."""
+        return (
+            self.pool is not None
+            and many
+            and isinstance(src, Path)
+            and src.stat().st_size <= FILE_TASK_BYTES
+        )
+
+    def file(self, path: Path, split: str, tag: Any = None) -> None:
+        """Queue a whole file for a worker to read and encode (after the parts queued so far)."""
+        self.flush()
+        self.pending.append(([("file", path, tag)], self.pool.submit(_work_file, path, split)))
+        self._trim()
 
     def part(self, name: str, part: Any, tag: Any = None) -> None:
         """Queue one part to encode (``name`` for error messages, ``tag`` back to ``apply``)."""
@@ -118,6 +173,9 @@ class Encoder:
             self.apply(ops, encode_batch(self.tok, self.dtype, items))
             return
         self.pending.append((ops, self.pool.submit(_work, items) if items else None))
+        self._trim()
+
+    def _trim(self) -> None:
         while len(self.pending) > self.window:
             self._drain_one()
 
@@ -168,6 +226,84 @@ def encoder(tok, dtype, workers: int, total_bytes: int, apply: Callable) -> Iter
         enc.close()
 
 
+# --- writing the split files -----------------------------------------------------------------
+class Writer:
+    """Appends id arrays to a file; can roll back to the start of a document."""
+
+    def __init__(self, path: Path, dtype: np.dtype):
+        self.dtype = dtype
+        self.f = open(path, "wb")
+        self.count = 0
+
+    def write(self, ids) -> None:
+        arr = np.asarray(ids, dtype=self.dtype)
+        self.f.write(arr.tobytes())
+        self.count += arr.size
+
+    def rollback(self, count: int) -> None:
+        self.f.flush()
+        self.f.truncate(count * self.dtype.itemsize)
+        self.f.seek(count * self.dtype.itemsize)
+        self.count = count
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class Splits:
+    """The split files being written, and where each document ends in them. ``apply`` takes
+    one encoded batch in order: ids for its parts (tagged with their split and how many bytes
+    of the corpus had been read, for the progress bar); (split, failed) after a document's last
+    part (a failed document is rolled back, an empty one adds nothing); or a whole file's
+    documents from a worker, with the error that ended it (handed to ``on_error``)."""
+
+    def __init__(self, work: Path, dtype: np.dtype, eod: int):
+        self.work, self.dtype, self.eod = work, dtype, np.array([eod], dtype=dtype)
+        self.writers: dict[str, Writer] = {}
+        self.ends: dict[str, list[int]] = {}
+        self.start: dict[str, int] = {}
+        self.progress: Callable[[int, int], None] = lambda at, tokens: None
+        self.on_error: Callable[[Path, DataError], None] = lambda src, err: None
+
+    def writer(self, split: str) -> Writer:
+        if split not in self.writers:
+            self.writers[split] = Writer(self.work / f"{split}.bin", self.dtype)
+            self.ends[split], self.start[split] = [], 0
+        return self.writers[split]
+
+    def apply(self, ops: list, encoded: list) -> None:
+        ids = iter(encoded)
+        for op in ops:
+            if op[0] == "part":
+                split, at = op[3]
+                self.writer(split).write(next(ids))
+                self.progress(at, self.tokens)
+            elif op[0] == "file":
+                docs, err = next(ids)
+                for split, arrays, failed in docs:
+                    for arr in arrays:
+                        self.writer(split).write(arr)
+                    self.end(split, failed)
+                if err is not None:
+                    self.on_error(op[1], err)
+                self.progress(op[2], self.tokens)
+            else:
+                self.end(*op[1])
+
+    def end(self, split: str, failed: bool) -> None:
+        w = self.writer(split)
+        if failed:
+            w.rollback(self.start[split])
+        elif w.count > self.start[split]:  # an empty document adds nothing
+            w.write(self.eod)
+            self.ends[split].append(w.count)
+        self.start[split] = w.count
+
+    @property
+    def tokens(self) -> int:
+        return sum(w.count for w in self.writers.values())
+
+
 # --- progress in bytes -----------------------------------------------------------------------
 class ByteProgress:
     """A rich bar over the corpus's bytes on stderr (a terminal only). Bytes of the files
@@ -214,6 +350,13 @@ class ByteProgress:
             self.done += self.sizes.get(self.current, 0)
         self.current = str(src) if isinstance(src, Path) else None
         self.bar.update(self.task, completed=self.done)
+
+    def passed(self, src: Path) -> int:
+        """Bytes read once ``src``, handed whole to a worker, is done."""
+        self.source(src)
+        self.current = None
+        self.done += self.sizes.get(str(src), 0)
+        return self.done
 
     def position(self) -> int:
         """Bytes read so far: files done, plus the offset in the current one (looked up at

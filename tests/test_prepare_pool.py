@@ -66,8 +66,15 @@ def both(monkeypatch, tmp_path, reg, domain, corpus, settings=None, *, kind="str
     return got
 
 
+# Files of a many-file corpus up to FILE_TASK_BYTES are read by a worker, bigger ones by the
+# parent (their parts encoded by workers): none, some or all files go each way.
+READ_BY_WORKER = {"none": -1, "some": 1500, "all": 1 << 30}
+
+
+@pytest.mark.parametrize("read", list(READ_BY_WORKER))
 @pytest.mark.parametrize("domain", ["char", "word"])
-def test_many_files_same_store(domain, tmp_path, monkeypatch, reg, pool_used):
+def test_many_files_same_store(domain, read, tmp_path, monkeypatch, reg, pool_used):
+    monkeypatch.setattr(prepare_pool, "FILE_TASK_BYTES", READ_BY_WORKER[read])
     rng = random.Random(1)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -103,7 +110,9 @@ def test_own_splits_same_store(tmp_path, monkeypatch, reg, pool_used):
     assert seq == par and "test.bin" in seq
 
 
-def test_broken_file_skipped_the_same(tmp_path, monkeypatch, reg, pool_used, capsys):
+@pytest.mark.parametrize("read", ["none", "all"])
+def test_broken_file_skipped_the_same(read, tmp_path, monkeypatch, reg, pool_used, capsys):
+    monkeypatch.setattr(prepare_pool, "FILE_TASK_BYTES", READ_BY_WORKER[read])
     rng = random.Random(4)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -114,6 +123,22 @@ def test_broken_file_skipped_the_same(tmp_path, monkeypatch, reg, pool_used, cap
     assert seq == par
     assert b"doc07.txt" in seq["meta.json"]
     assert capsys.readouterr().err.count("warning: skipped") == 2  # once per prepare
+
+
+@pytest.mark.parametrize("read", ["none", "all"])
+def test_file_broken_part_way_skipped_the_same(read, tmp_path, monkeypatch, reg, pool_used):
+    """valid.txt is read only when encoding; it breaks after its first part of about 1 MB."""
+    monkeypatch.setattr(prepare_pool, "FILE_TASK_BYTES", READ_BY_WORKER[read])
+    rng = random.Random(5)
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for split in ("train", "test"):
+        (corpus / f"{split}.txt").write_text(text(rng, 200))
+    good = text(rng, 200).encode()
+    (corpus / "valid.txt").write_bytes(good * (1_200_000 // len(good) + 1) + b"\xff oops\n")
+    seq, par = both(monkeypatch, tmp_path, reg, "char", corpus)
+    assert seq == par
+    assert b"valid.txt" in seq["meta.json"] and seq["valid.bin"] == b""
 
 
 def test_worker_error_is_one_line_and_leaves_no_entry(tmp_path, monkeypatch, reg, pool_used):
