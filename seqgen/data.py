@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ import numpy as np
 
 from seqgen.corpus import ALL, CorpusSpec, Source
 from seqgen.errors import DataError, SeqgenError
-from seqgen.prepare_pool import ByteProgress, Splits, corpus_bytes, default_workers, encoder
+from seqgen.prepare_pool import ByteProgress, Splits, default_workers, encoder, pool_size
 from seqgen.tokenizer import Document, Tokenizer
 
 FORMAT = 1
@@ -183,8 +184,10 @@ def _fit(tok: Tokenizer, spec: CorpusSpec, sources: _Sources) -> None:
 def _prepare_fresh(tok_cls, spec, settings, tokenizer, split, key, final: Path, workers: int):
     tok = tokenizer or tok_cls(settings=dict(settings or {}))
     sources = _Sources(spec, tok)
+    t0 = time.perf_counter()
     if tokenizer is None:
         _fit(tok, spec, sources)
+    workers = pool_size(workers, spec.files, time.perf_counter() - t0)
     dtype = np.dtype(np.uint16 if tok.vocab_size <= 65536 else np.uint32)
 
     root = store_root() / "tokens"
@@ -218,8 +221,7 @@ def _encode_all(
     out.on_error = sources._fail  # a file a worker could not read: skipped (many files)
     with ByteProgress("tokenizing", spec.files) as bar:
         sources.on_source, out.progress = bar.source, bar.show
-        total = corpus_bytes(spec.files)
-        with encoder(tok, dtype, workers, total, out.apply) as enc:
+        with encoder(tok, dtype, workers, out.apply) as enc:
             for split in spec.sources:
                 for src in spec.sources[split]:
                     if str(src) not in sources.skipped and enc.takes_file(src, sources.many):

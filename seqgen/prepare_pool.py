@@ -7,8 +7,9 @@ document order. Only ``encode`` moves: the parts a tokenizer's ``read`` yields a
 pieces it promises to encode one at a time, so sending them to workers in batches and writing
 the ids back in submission order gives the same token files as encoding them in-process. At most
 ``WINDOW`` batches per worker are in flight, so memory stays a few batches however big the
-corpus. A corpus under ``MIN_PARALLEL_BYTES`` (or one worker, or a tokenizer that cannot be
-sent to a worker process) is encoded in-process, with no pool to start.
+corpus. A corpus under ``MIN_PARALLEL_BYTES`` whose vocabulary was fitted in under
+``MIN_PARALLEL_SECONDS`` (or one worker, or a tokenizer that cannot be sent to a worker
+process) is encoded in-process, with no pool to start.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import numpy as np
 from seqgen.errors import DataError, SeqgenError
 from seqgen.tokenizer import Tokenizer
 
-MIN_PARALLEL_BYTES = 32 << 20  # smaller corpora are encoded in-process
+MIN_PARALLEL_BYTES = 32 << 20  # smaller corpora are encoded in-process,
+MIN_PARALLEL_SECONDS = 2.0  # unless fitting the vocabulary took this long
 BATCH_SIZE = 4 << 20  # about this many characters (or 64 parts) per task
 BATCH_PARTS = 64
 WINDOW = 3  # batches in flight per worker
@@ -214,11 +216,19 @@ def _start_pool(tok: Tokenizer, dtype: np.dtype, workers: int) -> ProcessPoolExe
     return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=args)
 
 
+def pool_size(workers: int, files: list[Path], fit_seconds: float) -> int:
+    """``workers`` when the corpus is big enough to repay starting them: many bytes, or a fit
+    pass (which read the training documents) that took a while -- parsing music is slow
+    however few bytes it has. Otherwise 1: encoded in-process."""
+    if corpus_bytes(files) >= MIN_PARALLEL_BYTES or fit_seconds >= MIN_PARALLEL_SECONDS:
+        return workers
+    return 1
+
+
 @contextlib.contextmanager
-def encoder(tok, dtype, workers: int, total_bytes: int, apply: Callable) -> Iterator[Encoder]:
-    """An Encoder with a pool when the corpus is big enough to repay starting one."""
-    n = workers if total_bytes >= MIN_PARALLEL_BYTES else 1
-    enc = Encoder(tok, dtype, n, apply)
+def encoder(tok, dtype, workers: int, apply: Callable) -> Iterator[Encoder]:
+    """An Encoder; with a pool of ``workers`` processes when there are more than one."""
+    enc = Encoder(tok, dtype, workers, apply)
     try:
         yield enc
         enc.finish()
@@ -311,27 +321,19 @@ class ByteProgress:
     of the open file, from /proc; elsewhere the bar moves file by file)."""
 
     def __init__(self, label: str, files: list[Path]):
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+        from rich import progress as rp
 
         self.sizes = {str(f): f.stat().st_size for f in files}
         self.total = sum(self.sizes.values())
         self.done, self.at, self.current, self.last = 0, 0, None, 0.0
-        self.bar = Progress(
-            TextColumn(f"[bold]{label}[/bold]"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TextColumn("{task.fields[tokens]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
+        self.bar = rp.Progress(
+            rp.TextColumn(f"[bold]{label}[/bold]"),
+            rp.BarColumn(),
+            rp.DownloadColumn(),
+            rp.TransferSpeedColumn(),
+            rp.TextColumn("{task.fields[tokens]}"),
+            rp.TimeElapsedColumn(),
+            rp.TimeRemainingColumn(),
             transient=True,
             disable=not sys.stderr.isatty(),
         )
