@@ -18,7 +18,8 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from seqgen.corpus import ALL, CorpusSpec, Source
 from seqgen.errors import DataError, SeqgenError
+from seqgen.prepare_pool import ByteProgress, Splits, default_workers, encoder, pool_size
 from seqgen.tokenizer import Document, Tokenizer
 
 FORMAT = 1
@@ -67,47 +69,6 @@ class Dataset:
         return int(self.meta["splits"][split]["units"])
 
 
-class _IdCheck:
-    """Refuses ids a tokenizer should never give (negative, or past its vocabulary): they would
-    fail deep inside torch, or silently wrap around in the token file."""
-
-    def __init__(self, tok: Tokenizer):
-        self.tok, self.vocab = tok, tok.vocab_size
-
-    def __call__(self, ids, where: str) -> np.ndarray:
-        arr = np.asarray(ids)
-        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= self.vocab):
-            bad = arr.min() if arr.dtype.kind in "iu" and arr.min() < 0 else arr.max()
-            raise SeqgenError(
-                f"domain {self.tok.name!r} encoded {where} to id {bad!r}, outside its "
-                f"vocabulary of {self.vocab} (a bug in the plugin)"
-            )
-        return arr
-
-
-class _Writer:
-    """Appends id arrays to a file; can roll back to the start of a document."""
-
-    def __init__(self, path: Path, dtype: np.dtype):
-        self.dtype = dtype
-        self.f = open(path, "wb")
-        self.count = 0
-
-    def write(self, ids) -> None:
-        arr = np.asarray(ids, dtype=self.dtype)
-        self.f.write(arr.tobytes())
-        self.count += arr.size
-
-    def rollback(self, count: int) -> None:
-        self.f.flush()
-        self.f.truncate(count * self.dtype.itemsize)
-        self.f.seek(count * self.dtype.itemsize)
-        self.count = count
-
-    def close(self) -> None:
-        self.f.close()
-
-
 class _Sources:
     """Documents of each split. In a corpus of many files, a file that raises DataError is
     skipped with a warning naming it (and remembered, so later passes skip it too); in a
@@ -117,6 +78,7 @@ class _Sources:
         self.spec, self.tok = spec, tok
         self.many = sum(len(v) for v in spec.sources.values()) > 1
         self.skipped: dict[str, str] = {}
+        self.on_source: Callable[[Source], None] = lambda src: None  # for progress
 
     def _fail(self, src: Source, err: DataError) -> None:
         if not self.many or not isinstance(src, Path):
@@ -136,19 +98,23 @@ class _Sources:
         """Yield (document, failed); after the parts are used up, ``failed`` is non-empty if
         the document broke part-way (its tokens must then be rolled back)."""
         for src in self.spec.sources[split]:
-            if str(src) in self.skipped:
-                continue
-            failed: list = []
-            try:
-                made = self.tok.read(src) if isinstance(src, Path) else src()
-                for doc in made:
-                    if doc.split is None and split != ALL:
-                        doc.split = split
-                    yield Document(doc.name, self._guard(src, doc.parts, failed), doc.split), failed
-                    if failed:
-                        break
-            except DataError as e:
-                self._fail(src, e)
+            yield from self.documents_of(src, split)
+
+    def documents_of(self, src: Source, split: str) -> Iterator[tuple[Document, list]]:
+        if str(src) in self.skipped:
+            return
+        self.on_source(src)
+        failed: list = []
+        try:
+            made = self.tok.read(src) if isinstance(src, Path) else src()
+            for doc in made:
+                if doc.split is None and split != ALL:
+                    doc.split = split
+                yield Document(doc.name, self._guard(src, doc.parts, failed), doc.split), failed
+                if failed:
+                    break
+        except DataError as e:
+            self._fail(src, e)
 
 
 def _key(tok_name: str, identity: dict, spec: CorpusSpec) -> str:
@@ -160,37 +126,19 @@ def _key(tok_name: str, identity: dict, spec: CorpusSpec) -> str:
     return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
 
 
-def _progress(label: str):
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    return Progress(
-        SpinnerColumn(),
-        TextColumn(f"[bold]{label}[/bold]"),
-        BarColumn(),
-        TextColumn("{task.fields[tokens]}"),
-        TimeElapsedColumn(),
-        transient=True,
-        disable=not sys.stderr.isatty(),
-        console=None,
-    )
-
-
 def prepare(
     tok_cls: type[Tokenizer],
     spec: CorpusSpec,
     settings: dict | None = None,
     tokenizer: Tokenizer | None = None,
     split: bool = True,
+    workers: int | None = None,
 ) -> Dataset:
     """Tokenize ``spec`` (fitting a new tokenizer from ``settings`` unless ``tokenizer`` is
     given) into the cache, or return the cached result. A corpus without its own splits is
-    divided 90/10 into train and valid, or kept whole as split ``all`` when ``split`` is False."""
+    divided 90/10 into train and valid, or kept whole as split ``all`` when ``split`` is False.
+    ``workers`` processes encode a big corpus (default: the CPUs this process may use); the
+    token files are the same for any number."""
     identity = tokenizer.get_state() if tokenizer is not None else {"settings": settings or {}}
     identity = {**identity, "split": split}
     key = _key(tok_cls.name, identity, spec)
@@ -200,8 +148,9 @@ def prepare(
         tok = tokenizer or tok_cls.from_state(meta["tokenizer"])
         return Dataset(final, tok, meta)
 
+    workers = default_workers() if workers is None else max(1, int(workers))
     try:
-        return _prepare_fresh(tok_cls, spec, settings, tokenizer, split, key, final)
+        return _prepare_fresh(tok_cls, spec, settings, tokenizer, split, key, final, workers)
     except (SeqgenError, OSError, MemoryError, KeyboardInterrupt):
         raise
     except Exception as e:  # plugin code is not trusted to raise only DataError
@@ -211,21 +160,41 @@ def prepare(
         ) from None
 
 
-def _prepare_fresh(tok_cls, spec, settings, tokenizer, split: bool, key: str, final: Path):
+def _fit(tok: Tokenizer, spec: CorpusSpec, sources: _Sources) -> None:
+    """One streaming pass over the training documents (the tokenizer counts as it goes)."""
+    fit_splits = [s for s in spec.sources if s in (ALL, "train")]
+    files = [f for s in fit_splits for f in spec.sources[s] if isinstance(f, Path)]
+    with ByteProgress("fitting", files) as bar:
+        sources.on_source = bar.source
+
+        def parts(doc: Document) -> Iterator:
+            for part in doc.parts:
+                bar.tick()
+                yield part
+
+        tok.fit(
+            Document(d.name, parts(d), d.split)
+            for s in fit_splits
+            for d, _ in sources.documents(s)
+            if d.split in (None, "train")
+        )
+    sources.on_source = lambda src: None
+
+
+def _prepare_fresh(tok_cls, spec, settings, tokenizer, split, key, final: Path, workers: int):
     tok = tokenizer or tok_cls(settings=dict(settings or {}))
     sources = _Sources(spec, tok)
+    t0 = time.perf_counter()
     if tokenizer is None:
-        fit_splits = [s for s in spec.sources if s in (ALL, "train")]
-        tok.fit(
-            d for s in fit_splits for d, _ in sources.documents(s) if d.split in (None, "train")
-        )
+        _fit(tok, spec, sources)
+    workers = pool_size(workers, spec.files, time.perf_counter() - t0)
     dtype = np.dtype(np.uint16 if tok.vocab_size <= 65536 else np.uint32)
 
     root = store_root() / "tokens"
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
     try:
-        meta = _encode_all(spec, tok, dtype, work, sources, split)
+        meta = _encode_all(spec, tok, dtype, work, sources, split, workers)
         meta["skipped"] = sources.skipped
         meta["tokenizer"] = tok.get_state()
         (work / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -240,37 +209,32 @@ def _prepare_fresh(tok_cls, spec, settings, tokenizer, split: bool, key: str, fi
 
 
 def _encode_all(
-    spec: CorpusSpec, tok: Tokenizer, dtype, work: Path, sources: _Sources, split_all: bool
+    spec: CorpusSpec,
+    tok: Tokenizer,
+    dtype,
+    work: Path,
+    sources: _Sources,
+    split_all: bool,
+    workers: int = 1,
 ) -> dict:
-    writers: dict[str, _Writer] = {}
-    doc_ends: dict[str, list[int]] = {}
-
-    def writer(split: str) -> _Writer:
-        if split not in writers:
-            writers[split] = _Writer(work / f"{split}.bin", dtype)
-            doc_ends[split] = []
-        return writers[split]
-
-    with _progress("tokenizing") as bar:
-        task = bar.add_task("tokens", total=None, tokens="")
-        eod = np.array([tok.eod_id], dtype=dtype)
-        check = _IdCheck(tok)
-        for split in spec.sources:
-            for doc, failed in sources.documents(split):
-                w = writer(doc.split or split)
-                start = w.count
-                for part in doc.parts:
-                    w.write(check(tok.encode(part), doc.name))
-                    bar.update(task, tokens=f"{sum(x.count for x in writers.values()):,} tokens")
-                if failed:
-                    w.rollback(start)
-                    continue
-                if w.count == start:
-                    continue  # an empty document adds nothing
-                w.write(eod)
-                doc_ends[doc.split or split].append(w.count)
-    for w in writers.values():
+    out = Splits(work, dtype, tok.eod_id)
+    out.on_error = sources._fail  # a file a worker could not read: skipped (many files)
+    with ByteProgress("tokenizing", spec.files) as bar:
+        sources.on_source, out.progress = bar.source, bar.show
+        with encoder(tok, dtype, workers, out.apply) as enc:
+            for split in spec.sources:
+                for src in spec.sources[split]:
+                    if str(src) not in sources.skipped and enc.takes_file(src, sources.many):
+                        enc.file(src, split, bar.passed(src))  # read and encoded by a worker
+                        continue
+                    for doc, failed in sources.documents_of(src, split):
+                        where = doc.split or split
+                        for part in doc.parts:
+                            enc.part(doc.name, part, (where, bar.position()))
+                        enc.mark((where, bool(failed)))
+    for w in out.writers.values():
         w.close()
+    writers, doc_ends = out.writers, out.ends
 
     if ALL in writers and split_all:
         _split_all(work, dtype, doc_ends.pop(ALL), writers.pop(ALL).count)
@@ -297,16 +261,14 @@ def _counts(work: Path, dtype, tok: Tokenizer, augmented: int) -> dict[str, dict
         path = work / f"{split}.bin"
         if not path.exists():
             continue
-        n = path.stat().st_size // dtype.itemsize
-        ids = np.memmap(path, dtype=dtype, mode="r") if n else np.zeros(0, dtype)
-        units = sum(
-            tok.count_units(np.asarray(ids[i : i + (1 << 22)])) for i in range(0, n, 1 << 22)
-        )
-        documents = int(np.count_nonzero(ids == tok.eod_id)) if n else 0
+        n, units, documents = path.stat().st_size // dtype.itemsize, 0, 0
+        with open(path, "rb") as f:
+            while (ids := np.fromfile(f, dtype=dtype, count=1 << 22)).size:
+                units += tok.count_units(ids)
+                documents += int(np.count_nonzero(ids == tok.eod_id))
         counts[split] = {"tokens": int(n), "units": int(units), "documents": documents}
         if split == "train" and augmented:
             counts[split]["augmented_documents"] = augmented
-        del ids
     return counts
 
 
@@ -343,19 +305,31 @@ def _augment_train(work: Path, dtype, tok: Tokenizer) -> int:
 
 def _split_all(work: Path, dtype, ends: list[int], n: int) -> None:
     """Divide all.bin into train.bin and valid.bin: every tenth document when there are at least
-    ten, else the contiguous tail (the last 10% of tokens)."""
+    ten, else the contiguous tail (the last 10% of tokens). Copied in blocks: memory stays
+    small however big the corpus."""
     src = work / "all.bin"
-    ids = np.memmap(src, dtype=dtype, mode="r") if n else np.zeros(0, dtype)
-    with open(work / "train.bin", "wb") as tr, open(work / "valid.bin", "wb") as va:
+    size = dtype.itemsize
+    with (
+        open(src, "rb") as f,
+        open(work / "train.bin", "wb") as tr,
+        open(work / "valid.bin", "wb") as va,
+    ):
         if len(ends) >= 10:
             start = 0
             for i, end in enumerate(ends):
-                (va if i % 10 == 9 else tr).write(np.asarray(ids[start:end]).tobytes())
+                _copy(f, va if i % 10 == 9 else tr, (end - start) * size)
                 start = end
         else:
             cut = int(n * (1 - VALID_FRACTION))
-            for i in range(0, cut, 1 << 24):
-                tr.write(np.asarray(ids[i : min(cut, i + (1 << 24))]).tobytes())
-            va.write(np.asarray(ids[cut:]).tobytes())
-    del ids
+            _copy(f, tr, cut * size)
+            _copy(f, va, (n - cut) * size)
     src.unlink()
+
+
+def _copy(src, dst, nbytes: int) -> None:
+    while nbytes > 0:
+        block = src.read(min(nbytes, 1 << 24))
+        if not block:
+            break
+        dst.write(block)
+        nbytes -= len(block)

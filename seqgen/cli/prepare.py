@@ -6,6 +6,14 @@ import time
 
 import typer
 
+WORKERS = typer.Option(
+    None,
+    "--workers",
+    min=1,
+    help="Processes that tokenize a big corpus (default: the CPUs this process may use).",
+    show_default=False,
+)
+
 
 def prepare(
     domain: str = typer.Option(..., "--domain", "-d", help="Domain (see `seqgen domains`)."),
@@ -19,6 +27,7 @@ def prepare(
         help="Verify decode(encode(x)) equals the domain's reference for "
         "every document; exit 1 on any mismatch.",
     ),
+    workers: int = WORKERS,
 ) -> None:
     """Tokenize a corpus (cached) and print its counts as JSON."""
     from seqgen import registry
@@ -33,7 +42,7 @@ def prepare(
     settings = tok_cls.parse_options(parse_pairs(option))
     spec = resolve(corpus, tok_cls.file_patterns, reg)
     t0 = time.perf_counter()
-    data = run_prepare(tok_cls, spec, settings=settings)
+    data = run_prepare(tok_cls, spec, settings=settings, workers=workers)
     report = {
         "domain": domain,
         "corpus": spec.name,
