@@ -28,7 +28,9 @@ from seqgen.corpus import ALL, CorpusSpec, Source
 from seqgen.errors import DataError, SeqgenError
 from seqgen.tokenizer import Document, Tokenizer
 
-FORMAT = 1
+# 2: a cached tokenizer state may hold what fit learned (the midi domain's note limits);
+# stores of format 1 would hand back a tokenizer without it
+FORMAT = 2
 VALID_FRACTION = 0.1
 
 
