@@ -284,7 +284,7 @@ class MidiTokenizer(Tokenizer):
         """By suffix: .mid/.midi, .musicxml/.xml/.mxl (music21), .wav (FluidSynth or sine
         synthesis), .png (piano roll), .txt (event listing)."""
         piece = self.decode(ids)
-        note_for_user(write_piece(piece, Path(path), text=self.to_text(ids)))
+        note_for_user(write_piece(piece, Path(path), text=self.to_text(ids), grid=self.grid))
 
     def clock(self) -> MidiClock:
         return MidiClock(self.encoding.clock_grid())
