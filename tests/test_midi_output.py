@@ -87,6 +87,18 @@ def test_a_time_signature_sampled_mid_bar_moves_to_the_next_bar_line(tmp_path):
     assert changes == [(0.0, "3/4"), (6.0, "5/8"), (13.5, "4/4")]
 
 
+def test_a_last_note_shorter_than_the_grid_still_fills_its_bar(tmp_path):
+    """A 10 ms note on the last bar line rounds to nothing, is written as one grid step, and
+    its bar is filled with rests (it once made a last measure of a 16th in 4/4)."""
+    from seqgen_plugins.midi.io import write_piece
+
+    notes = [Note(0, 60, 0.0, 2.0, 80, 0.0, 4.0), Note(0, 67, 2.0, 2.01, 80, 3.99, 4.01)]
+    out = tmp_path / "short.musicxml"
+    write_piece(Piece(notes, 120.0, []), out, grid=0.25)
+    got = read_back(out)
+    assert got["measures"] == 2 and got["wrong_length"] == 0 and got["warnings"] == []
+
+
 def _wav(path) -> tuple[np.ndarray, int, int]:
     with wave.open(str(path), "rb") as w:
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")

@@ -149,7 +149,13 @@ def to_score(piece: Piece, grid: float):
 
     g = notation_grid(grid)
     sigs = barred_signatures(piece, g)
-    end = max((round(Fraction(n.qend) / g) * g for n in piece.notes), default=Fraction(0))
+    end = max(  # a note rounded to nothing still lasts one grid step, as _part writes it
+        (
+            max(round(Fraction(n.qend) / g), round(Fraction(n.qstart) / g) + 1) * g
+            for n in piece.notes
+        ),
+        default=Fraction(0),
+    )
     score = stream.Score()
     score.metadata = metadata.Metadata(title="seqgen")
     by_prog: dict[int, list] = {}
