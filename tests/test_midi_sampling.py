@@ -250,3 +250,19 @@ def test_sampled_notes_end_and_never_outnumber_the_corpus(tmp_path, encoding):
             assert worst_len <= longest + 1e-9 and worst_poly <= 3
         else:
             assert worst_len > longest and worst_poly > 3
+
+
+def test_fit_parses_each_file_once(tmp_path, monkeypatch):
+    """Files read while fitting are handed to the encoding pass from memory, once."""
+    import seqgen_plugins.midi.tokenizer as midi_tok
+
+    _fitted(tmp_path, "performance")  # writes fit.mid
+    calls = []
+    real = midi_tok.read_midi
+    monkeypatch.setattr(midi_tok, "read_midi", lambda p: calls.append(p) or real(p))
+    tok = MidiTokenizer.create()
+    tok.fit(tok.read(tmp_path / "fit.mid"))
+    first = [list(d.parts) for d in tok.read(tmp_path / "fit.mid")]
+    assert len(calls) == 1 and len(first[0][0].notes) == 25
+    again = [list(d.parts) for d in tok.read(tmp_path / "fit.mid")]
+    assert len(calls) == 2 and len(again[0][0].notes) == 25  # handed out once, then read
