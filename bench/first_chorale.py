@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import wave
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -63,15 +64,18 @@ def reference(tok, run) -> dict:
     data = prepare(type(tok), spec, settings=run.settings)
     out = {}
     for split in data.splits:
-        stats = [
-            longest_and_polyphony(tok.decode(d)) for d in documents(data.tokens(split), tok.eod_id)
-        ]
+        pieces = [tok.decode(d) for d in documents(data.tokens(split), tok.eod_id)]
+        stats = [longest_and_polyphony(p) for p in pieces]
+        lengths = [n.end - n.start for p in pieces for n in p.notes]
         out[split] = {
             "documents": len(stats),
             "longest_note_s": round(max(s[0] for s in stats), 3),
             "max_polyphony": max(s[1] for s in stats),
+            "documents_by_max_polyphony": dict(sorted(Counter(s[1] for s in stats).items())),
+            "notes": len(lengths),
+            "notes_over_2s": sum(x > 2.0 + EPS for x in lengths),
         }
-    out["corpus"] = {
+    out["corpus"] = {  # what the tokenizer's fit saw when the core splits the corpus after it
         "longest_note_s": max(v["longest_note_s"] for v in out.values()),
         "max_polyphony": max(v["max_polyphony"] for v in out.values()),
     }
@@ -136,6 +140,10 @@ def sample_report(tok, ids: list[int], stem: Path, ref: dict) -> dict:
         "over_train_longest": sum(d > ref["train"]["longest_note_s"] + EPS for d in durations),
         "over_corpus_longest": sum(d > ref["corpus"]["longest_note_s"] + EPS for d in durations),
         "max_polyphony": poly,
+        "notes_over_2s": sum(d > 2.0 + EPS for d in durations),
+        "notes_at_corpus_longest": sum(
+            d > ref["corpus"]["longest_note_s"] - 0.01 for d in durations
+        ),
         "xml_measures": score["measures"],
         "xml_wrong_length": score["wrong_length"],
         "xml_warnings": len(score["warnings"]),
@@ -172,6 +180,9 @@ def summarise(per: list[dict], ref: dict) -> dict:
         "notes_over_train_longest": sum(p["over_train_longest"] for p in per),
         "notes_over_corpus_longest": sum(p["over_corpus_longest"] for p in per),
         "notes": sum(p["notes"] for p in per),
+        "notes_over_2s": sum(p["notes_over_2s"] for p in per),
+        "notes_at_corpus_longest": sum(p["notes_at_corpus_longest"] for p in per),
+        "samples_by_max_polyphony": dict(sorted(Counter(p["max_polyphony"] for p in per).items())),
         "max_polyphony": max(p["max_polyphony"] for p in per),
         "corpus_max_polyphony": ref["corpus"]["max_polyphony"],
         "xml_wrong_length": f"{sum(p['xml_wrong_length'] for p in per)} of "
