@@ -30,7 +30,9 @@ from seqgen.errors import DataError, SeqgenError
 from seqgen.prepare_pool import ByteProgress, Splits, default_workers, encoder, pool_size
 from seqgen.tokenizer import Document, Tokenizer
 
-FORMAT = 1
+# 2: a cached tokenizer state may hold what fit learned (the midi domain's note limits);
+# stores of format 1 would hand back a tokenizer without it
+FORMAT = 2
 VALID_FRACTION = 0.1
 
 

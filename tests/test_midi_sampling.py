@@ -140,14 +140,15 @@ def test_a_copied_constraint_advances_on_its_own(encoding):
 
 def test_the_performance_constraint_copy_shares_only_its_base_mask():
     original = MidiTokenizer.create().constraint()
-    for t in (PROG + 5, ON + 60, ON + 64):
+    for t in (PROG + 5, ON + 60, ON + 64, SHIFT + 9):
         original.advance(t)
     twin = original.copy()
     assert twin.base is original.base  # read-only, shared
-    assert twin.sounding == original.sounding and twin.sounding is not original.sounding
-    assert all(twin.sounding[p] is not original.sounding[p] for p in original.sounding)
+    assert twin.since == original.since and twin.since is not original.since
     twin.advance(OFF + 60)
-    assert original.sounding[5] == {60, 64} and twin.sounding[5] == {64}
+    twin.advance(SHIFT)
+    assert set(original.since) == {(5, 60), (5, 64)} and set(twin.since) == {(5, 64)}
+    assert (original.t, twin.t) == (10, 11)
 
 
 @pytest.mark.parametrize("encoding", ["performance", "frames"])
@@ -167,3 +168,101 @@ def test_a_copied_clock_advances_on_its_own(encoding):
     for t in ids[300:]:
         original.advance(t)
     assert [original.elapsed(m) for m in tok.measures] == [twin.elapsed(m) for m in tok.measures]
+
+
+def _longest_and_polyphony(piece) -> tuple[float, int]:
+    """Longest note (seconds) and most notes sounding at once (a note ending where another
+    starts does not overlap it), from the decoded notes."""
+    events = sorted([(n.start, 1) for n in piece.notes] + [(n.end, -1) for n in piece.notes])
+    sounding = most = 0
+    for _, step in events:
+        sounding += step
+        most = max(most, sounding)
+    return max((n.end - n.start for n in piece.notes), default=0.0), most
+
+
+def _pieces(ids: list[int]) -> list[list[int]]:
+    out, cur = [], []
+    for t in ids:
+        if t == EOD:
+            out.append(cur)
+            cur = []
+        else:
+            cur.append(t)
+    return [*out, cur]
+
+
+def _fitted(tmp_path, encoding: str) -> MidiTokenizer:
+    """A tokenizer fitted on one piece: notes of 0.5 s (1 s at most), three at once."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    for k in range(8):
+        for p in (60, 64, 67):
+            piano.notes.append(pretty_midi.Note(80, p + k % 2, k * 0.5, k * 0.5 + 0.5))
+    piano.notes.append(pretty_midi.Note(80, 40, 4.0, 5.0))
+    pm.instruments.append(piano)
+    pm.write(str(tmp_path / "fit.mid"))
+    tok = MidiTokenizer.create({"encoding": encoding, "grid": "8th"})
+    tok.fit(tok.read(tmp_path / "fit.mid"))
+    return tok
+
+
+@pytest.mark.parametrize(
+    ("encoding", "limits"),
+    [("performance", {"longest": 100, "polyphony": 3}), ("frames", {"longest": 4, "polyphony": 3})],
+)
+def test_fit_learns_note_limits_and_checkpoints_carry_them(tmp_path, encoding, limits):
+    tok = _fitted(tmp_path, encoding)
+    assert tok.limits == limits  # 1 s = 100 steps of 10 ms = four 8th frames at 120 BPM
+    state = tok.get_state()
+    assert MidiTokenizer.from_state(state).limits == limits
+    old = {k: v for k, v in state.items() if k != "limits"}  # a checkpoint from before
+    assert MidiTokenizer.from_state(old).limits is None
+    assert MidiTokenizer.from_state(old).constraint().mask().any()
+
+
+@pytest.mark.parametrize("encoding", ["performance", "frames"])
+def test_sampled_notes_end_and_never_outnumber_the_corpus(tmp_path, encoding):
+    """Random logits that favour note-ons, through the fitted constraint: no decoded note
+    lasts longer than the corpus's longest and no more sound at once than it had; without
+    the limits the same walk breaks both."""
+    tok = _fitted(tmp_path, encoding)
+    longest = 1.0  # seconds
+    for limits in (tok.limits, None):
+        tok.limits = limits
+        worst_len, worst_poly = 0.0, 0
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            c, ids = tok.constraint(), []
+            for _ in range(1500):
+                logits = rng.normal(size=VOCAB) * 3
+                logits[ON:OFF] += 2.0
+                logits[~c.mask()] = -np.inf
+                ids.append(int(np.argmax(logits)))
+                c.advance(ids[-1])
+            ids += c.finish()
+            for part in _pieces(ids):
+                n, k = _longest_and_polyphony(tok.decode(part))
+                worst_len, worst_poly = max(worst_len, n), max(worst_poly, k)
+        if limits is not None:
+            assert worst_len <= longest + 1e-9 and worst_poly <= 3
+        else:
+            assert worst_len > longest and worst_poly > 3
+
+
+def test_fit_parses_each_file_once(tmp_path, monkeypatch):
+    """Files read while fitting are handed to the encoding pass from memory, once."""
+    import seqgen_plugins.midi.tokenizer as midi_tok
+
+    _fitted(tmp_path, "performance")  # writes fit.mid
+    calls = []
+    real = midi_tok.read_midi
+    monkeypatch.setattr(midi_tok, "read_midi", lambda p: calls.append(p) or real(p))
+    tok = MidiTokenizer.create()
+    tok.fit(tok.read(tmp_path / "fit.mid"))
+    first = [list(d.parts) for d in tok.read(tmp_path / "fit.mid")]
+    assert len(calls) == 1 and len(first[0][0].notes) == 25
+    again = [list(d.parts) for d in tok.read(tmp_path / "fit.mid")]
+    assert len(calls) == 2 and len(again[0][0].notes) == 25  # handed out once, then read

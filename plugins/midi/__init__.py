@@ -10,8 +10,9 @@ Two encodings (``-o encoding=``), each in its own module:
   lists the sounding pitches in ascending order, then a frame-end token. ``unit`` is "frame".
 
 Both carry program tokens (drums are program 128), a tempo token and time-signature tokens
-(``vocab.py``). The vocabulary is fixed in advance (all 128 pitches), so ``fit`` learns nothing
-and a test split can never leak into it. ``io.py`` reads and writes files; ``corpora.py``
+(``vocab.py``). The vocabulary is fixed in advance (all 128 pitches), so a test split can never
+leak into it; ``fit`` learns only the longest note and the most simultaneous notes, which bound
+sampling. ``io.py`` reads and writes files; ``corpora.py``
 names music21's bundled corpus.
 """
 

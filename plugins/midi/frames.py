@@ -108,8 +108,22 @@ class Frames:
     def on_name(self, pitch: str) -> str:
         return pitch + " "
 
-    def constraint(self) -> FramesConstraint:
-        return FramesConstraint()
+    def limits(self, piece: Piece) -> tuple[int, int]:
+        """(longest note in frames, most pitches in one frame) as this encoding keeps the
+        piece: a pitch sounding in consecutive frames is one note, as ``decode`` plays it."""
+        _, _, _, cells = self.canon(piece)
+        per_frame: dict[int, int] = {}
+        for f, _, _ in cells:
+            per_frame[f] = per_frame.get(f, 0) + 1
+        longest, run, prev = 0, 0, None
+        for f, prog, pitch in sorted(cells, key=lambda c: (c[1], c[2], c[0])):
+            run = run + 1 if prev == (prog, pitch, f - 1) else 1
+            longest, prev = max(longest, run), (prog, pitch, f)
+        return longest, max(per_frame.values(), default=0)
+
+    def constraint(self, limits: dict | None = None) -> FramesConstraint:
+        limits = limits or {}
+        return FramesConstraint(limits.get("longest"), limits.get("polyphony"))
 
     def clock_grid(self) -> float:
         return self.tok.grid
@@ -144,21 +158,33 @@ def frames_piece(tb, sigs, length: int, cells, grid: float) -> Piece:
 
 class FramesConstraint(Constraint):
     """Within a frame programs ascend and pitches ascend within a program; tempo, metre and
-    end of document only at a frame boundary; ``finish`` closes an open frame."""
+    end of document only at a frame boundary; ``finish`` closes an open frame. With the
+    corpus's ``longest`` note (frames) a pitch held that many frames is left out of the next,
+    which ends it; with its ``polyphony`` a frame takes no more pitches than that."""
 
-    def __init__(self) -> None:
+    def __init__(self, longest: int | None = None, polyphony: int | None = None) -> None:
         self.cur, self.last, self.started = 0, -1, False
+        self.longest, self.polyphony = longest, polyphony
+        self.held: dict[tuple[int, int], int] = {}  # (program, pitch) -> frames held so far
+        self.now: list[tuple[int, int]] = []  # what sounds in the open frame
 
     def copy(self) -> FramesConstraint:
-        """Its state is three numbers: a shallow copy is a full one."""
+        """Its state is a few numbers, a small dict and a short list, copied as such."""
         new = object.__new__(type(self))
         new.cur, new.last, new.started = self.cur, self.last, self.started
+        new.longest, new.polyphony = self.longest, self.polyphony
+        new.held, new.now = dict(self.held), list(self.now)
         return new
 
     def mask(self) -> np.ndarray:
         m = np.zeros(VOCAB, dtype=bool)
         m[FRAME] = True  # always allowed, so never all False
-        m[ON + self.last + 1 : OFF] = True
+        if self.polyphony is None or len(self.now) < self.polyphony:
+            m[ON + self.last + 1 : OFF] = True
+            if self.longest is not None:
+                for (prog, p), n in self.held.items():
+                    if prog == self.cur and n >= self.longest:
+                        m[ON + p] = False
         m[PROG + self.cur + 1 : FRAME] = True
         if not self.started:
             m[TEMPO:VOCAB] = True
@@ -168,10 +194,13 @@ class FramesConstraint(Constraint):
     def advance(self, token: int) -> None:
         if ON <= token < OFF:
             self.last, self.started = token - ON, True
+            self.now.append((self.cur, token - ON))
         elif PROG <= token < FRAME:
             self.cur, self.last, self.started = token - PROG, -1, True
         elif token in (FRAME, EOD):
             self.cur, self.last, self.started = 0, -1, False
+            self.held = {k: self.held.get(k, 0) + 1 for k in self.now} if token == FRAME else {}
+            self.now = []
 
     def finish(self) -> list[int]:
         return [FRAME] if self.started else []

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import shutil
-import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
@@ -27,13 +25,6 @@ DRUMS = 128  # the program number the domain gives GM channel-10 percussion
 DEFAULT_TEMPO = 120.0
 MIDI_SUFFIXES = (".mid", ".midi")
 SCORE_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
-SOUNDFONTS = (
-    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
-    "/usr/share/sounds/sf2/default-GM.sf2",
-    "/usr/share/soundfonts/FluidR3_GM.sf2",
-    "/usr/share/soundfonts/default.sf2",
-    "/usr/share/sounds/sf3/default-GM.sf3",
-)
 
 
 @dataclass
@@ -262,9 +253,10 @@ def to_pretty_midi(piece: Piece):
     return pm
 
 
-def write_piece(piece: Piece, path: Path, text: str = "") -> str | None:
-    """Write by suffix: .mid/.midi, .musicxml/.xml/.mxl, .wav, .png, .txt. Returns a note for
-    the user (which synthesiser was used) or None."""
+def write_piece(piece: Piece, path: Path, text: str = "", grid: float = 0.25) -> str | None:
+    """Write by suffix: .mid/.midi, .musicxml/.xml/.mxl (quantised to ``grid`` quarter notes
+    unless the piece has its own), .wav, .png, .txt. Returns a note for the user (which
+    synthesiser was used) or None."""
     suffix = path.suffix.lower()
     if suffix in MIDI_SUFFIXES:
         pm = to_pretty_midi(piece)
@@ -272,10 +264,14 @@ def write_piece(piece: Piece, path: Path, text: str = "") -> str | None:
             pm.write(str(tmp))
         return None
     if suffix in (".musicxml", ".xml", ".mxl"):
-        _write_score(piece, path, "mxl" if suffix == ".mxl" else "musicxml")
+        from seqgen_plugins.midi.notation import write_score
+
+        write_score(piece, path, "mxl" if suffix == ".mxl" else "musicxml", piece.grid or grid)
         return None
     if suffix == ".wav":
-        return _write_audio(piece, path)
+        from seqgen_plugins.midi.audio import write_audio
+
+        return write_audio(piece, path)
     if suffix == ".png":
         _write_plot(piece, path)
         return None
@@ -288,78 +284,6 @@ def write_piece(piece: Piece, path: Path, text: str = "") -> str | None:
         f"{path}: the midi domain writes .mid, .midi, .musicxml, .xml, .mxl, .wav, .png or .txt, "
         f"not {suffix or 'a file without suffix'}"
     )
-
-
-def _write_score(piece: Piece, path: Path, fmt: str) -> None:
-    import tempfile
-
-    from music21 import converter
-    from music21.musicxml.xmlObjects import MusicXMLExportException
-
-    with tempfile.TemporaryDirectory() as d:
-        mid = Path(d) / "piece.mid"
-        to_pretty_midi(piece).write(str(mid))
-        with _quiet():
-            score = converter.parse(
-                str(mid), quantizePost=True, forceSource=True, storePickle=False
-            )
-            out = Path(d) / f"score.{'mxl' if fmt == 'mxl' else 'musicxml'}"
-            try:
-                written = Path(score.write(fmt, fp=str(out)))
-            except MusicXMLExportException:
-                # A sampled note can outlast any written value (a whole bar of a sampled 16/1,
-                # say): re-bar in 4/4 so long notes are tied across bar lines.
-                written = Path(_rebar(score).write(fmt, fp=str(out)))
-            with atomic_path(path) as tmp:
-                shutil.copyfile(written, tmp)
-
-
-def _rebar(score):
-    from music21 import meter, stream
-
-    out = stream.Score()
-    for part in score.parts:
-        flat = part.flatten().notesAndRests.stream()
-        new = stream.Part()
-        new.insert(0, meter.TimeSignature("4/4"))
-        for el in flat:
-            new.insert(el.offset, el)
-        out.insert(0, new.makeNotation())
-    return out
-
-
-def find_soundfont() -> str | None:
-    return next((p for p in SOUNDFONTS if Path(p).is_file()), None)
-
-
-def _write_audio(piece: Piece, path: Path, rate: int = 22050) -> str:
-    import tempfile
-    import wave
-
-    fluid, sf2 = shutil.which("fluidsynth"), find_soundfont()
-    if fluid and sf2:
-        with tempfile.TemporaryDirectory() as d:
-            mid = Path(d) / "piece.mid"
-            to_pretty_midi(piece).write(str(mid))
-            with atomic_path(path) as tmp:
-                cmd = [fluid, "-ni", "-q", "-F", str(tmp), "-r", "44100", sf2, str(mid)]
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-                if done.returncode != 0 or not tmp.stat().st_size:
-                    raise SeqgenError(f"{path}: fluidsynth failed: {done.stderr.strip()[:200]}")
-        return f"rendered with FluidSynth and {sf2}"
-    pm = to_pretty_midi(piece)
-    audio = pm.synthesize(fs=rate)  # sine waves; drums are silent in pretty_midi's synthesis
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
-    pcm = (audio / peak * 0.9 * 32767).astype("<i2") if peak > 0 else audio.astype("<i2")
-    with atomic_path(path) as tmp:
-        with wave.open(str(tmp), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes(pcm.tobytes())
-    why = "fluidsynth not installed" if not fluid else "no General MIDI soundfont found"
-    hint = "apt install fluidsynth fluid-soundfont-gm for real instruments"
-    return f"rendered with pretty_midi's sine synthesis ({why}; {hint})"
 
 
 def _write_plot(piece: Piece, path: Path) -> None:

@@ -153,8 +153,20 @@ class Performance:
     def on_name(self, pitch: str) -> str:
         return f"on:{pitch} "
 
-    def constraint(self) -> PerformanceConstraint:
-        return PerformanceConstraint()
+    def limits(self, piece: Piece) -> tuple[int, int]:
+        """(longest note in 10 ms steps, most notes sounding at once) as this encoding keeps
+        the piece; a note ending where another starts does not overlap it."""
+        _, _, notes = self.canon(piece)
+        events = sorted([(s, 1) for _, _, s, _, _ in notes] + [(e, -1) for _, _, _, e, _ in notes])
+        sounding = most = 0
+        for _, step in events:  # ends (-1) sort before starts at the same step
+            sounding += step
+            most = max(most, sounding)
+        return max((e - s for _, _, s, e, _ in notes), default=0), most
+
+    def constraint(self, limits: dict | None = None) -> PerformanceConstraint:
+        limits = limits or {}
+        return PerformanceConstraint(limits.get("longest"), limits.get("polyphony"))
 
     def clock_grid(self) -> None:
         return None
@@ -175,51 +187,85 @@ def _no_overlaps(raw: list[tuple[int, int, int, int, int]]) -> list[tuple[int, i
 
 
 class PerformanceConstraint(Constraint):
-    """No note-off for a silent note, no second note-on for a sounding one, no end of
-    document while notes sound; ``finish`` waits 0.5 s and closes every note."""
+    """No note-off for a silent note or one that began at this instant (a note lasts at least
+    one step, so polyphony is counted exactly), no second note-on for a sounding one, no end of
+    document while notes sound. With the corpus's ``longest`` note (10 ms steps) no time shift
+    carries a note past it, and a note that has reached it must be closed next (its note-off,
+    or the program token that reaches it, is all that is allowed); with its ``polyphony`` no
+    note-on while that many notes sound. ``finish`` waits up to 0.5 s and closes every note."""
 
-    def __init__(self) -> None:
-        self.sounding: dict[int, set[int]] = {}
-        self.cur = 0
+    def __init__(self, longest: int | None = None, polyphony: int | None = None) -> None:
+        self.since: dict[tuple[int, int], int] = {}  # (program, pitch) -> start step
+        self.cur = self.t = 0
+        self.longest, self.polyphony = longest, polyphony
         self.base = np.ones(VOCAB, dtype=bool)
         self.base[FRAME] = False  # frames-only token
 
     def copy(self) -> PerformanceConstraint:
-        """Shares the read-only base mask; copies which notes sound."""
+        """Shares the read-only base mask; copies which notes sound since when."""
         new = object.__new__(PerformanceConstraint)
-        new.base, new.cur = self.base, self.cur
-        new.sounding = {prog: set(notes) for prog, notes in self.sounding.items()}
+        new.base, new.cur, new.t = self.base, self.cur, self.t
+        new.longest, new.polyphony = self.longest, self.polyphony
+        new.since = dict(self.since)
         return new
 
+    def room(self) -> int | None:
+        """Steps the oldest sounding note may still last (None: no bound)."""
+        if self.longest is None or not self.since:
+            return None
+        return self.longest - (self.t - min(self.since.values()))
+
     def mask(self) -> np.ndarray:
+        room = self.room()
+        if room is not None and room <= 0:
+            return self._close_overdue()
         m = self.base.copy()
-        on = self.sounding.get(self.cur, ())
         m[OFF:SHIFT] = False
-        for p in on:
-            m[ON + p] = False
-            m[OFF + p] = True
-        m[EOD] = not any(self.sounding.values())
-        return m  # time shifts are always allowed, so never all False
+        for (prog, p), s in self.since.items():
+            if prog == self.cur:
+                m[ON + p] = False
+                m[OFF + p] = s < self.t
+        if room is not None and room < N_SHIFT:
+            m[SHIFT + room : SHIFT + N_SHIFT] = False  # a shift of k steps is SHIFT + k - 1
+        if self.polyphony is not None and len(self.since) >= self.polyphony:
+            m[ON:OFF] = False
+        m[EOD] = not self.since
+        return m  # a one-step shift is always allowed here, so never all False
+
+    def _close_overdue(self) -> np.ndarray:
+        """A note has lasted ``longest`` steps: only note-offs (of notes that did not just
+        start) in this program, or the program of an overdue note, may follow."""
+        m = np.zeros(VOCAB, dtype=bool)
+        for (prog, p), s in self.since.items():
+            if prog == self.cur and s < self.t:
+                m[OFF + p] = True
+            elif prog != self.cur and self.t - s >= self.longest:
+                m[PROG + prog] = True
+        return m
 
     def advance(self, token: int) -> None:
         if ON <= token < OFF:
-            self.sounding.setdefault(self.cur, set()).add(token - ON)
+            self.since[(self.cur, token - ON)] = self.t  # a repeated note-on restarts the note
         elif OFF <= token < SHIFT:
-            self.sounding.get(self.cur, set()).discard(token - OFF)
+            self.since.pop((self.cur, token - OFF), None)
+        elif SHIFT <= token < VEL:
+            self.t += token - SHIFT + 1
         elif PROG <= token < FRAME:
             self.cur = token - PROG
         elif token == EOD:
-            self.sounding.clear()
-            self.cur = 0
+            self.since.clear()
+            self.cur = self.t = 0
 
     def finish(self) -> list[int]:
         out: list[int] = []
-        if any(self.sounding.values()):
-            out.append(SHIFT + 49)  # let the last notes sound for half a second
+        room = self.room()
+        wait = 50 if room is None else min(50, room)
+        if self.since and wait > 0:
+            out.append(SHIFT + wait - 1)  # let the last notes sound for up to half a second
         cur = self.cur
-        for prog in sorted(p for p, s in self.sounding.items() if s):
+        for prog, p in sorted(self.since):
             if prog != cur:
                 out.append(PROG + prog)
                 cur = prog
-            out.extend(OFF + p for p in sorted(self.sounding[prog]))
+            out.append(OFF + p)
         return out

@@ -44,6 +44,8 @@ from seqgen_plugins.midi.vocab import (
 from seqgen.errors import DataError, OptionError
 from seqgen.tokenizer import Constraint, Document, Option, Tokenizer
 
+KEEP_NOTES = 1_000_000  # notes of files parsed while fitting kept for encoding (~300 MB)
+
 
 class MidiTokenizer(Tokenizer):
     name = "midi"
@@ -101,6 +103,12 @@ class MidiTokenizer(Tokenizer):
         frames = self.settings["encoding"] == "frames"
         self.encoding = Frames(self) if frames else Performance(self)
         self.unit = self.encoding.unit  # type: ignore[misc]
+        # the longest note and most simultaneous notes of the corpus, in the encoding's units
+        # (learned by fit; None in an unfitted tokenizer or an old checkpoint: no bound)
+        self.limits: dict[str, int] | None = None
+        self._fitting = False
+        self._parsed: dict[str, list[Document]] = {}  # read while fitting, handed out once
+        self._kept_notes = 0
 
     @classmethod
     def parse_options(cls, given: dict[str, str]) -> dict[str, Any]:
@@ -138,7 +146,24 @@ class MidiTokenizer(Tokenizer):
 
     # --- reading ---------------------------------------------------------------------------
     def read(self, path: Path) -> Iterator[Document]:
-        path = Path(path)
+        """The file's documents; a file parsed while fitting is handed out from memory once
+        (so ``fit`` does not double the parsing), up to ``KEEP_NOTES`` notes in all."""
+        kept = self._parsed.pop(str(path), None)
+        if kept is not None:
+            yield from (Document(d.name, list(d.parts), d.split) for d in kept)
+            return
+        if not self._fitting:
+            yield from self._read(Path(path))
+            return
+        docs = []
+        for doc in self._read(Path(path)):
+            docs.append(Document(doc.name, list(doc.parts), doc.split))
+            yield Document(doc.name, list(docs[-1].parts), doc.split)
+        notes = sum(len(part) for d in docs for part in d.parts)
+        if self._kept_notes + notes <= KEEP_NOTES:
+            self._parsed[str(path)], self._kept_notes = docs, self._kept_notes + notes
+
+    def _read(self, path: Path) -> Iterator[Document]:
         suffix = path.suffix.lower()
         if not path.is_file():
             raise DataError(f"{path}: no such file")
@@ -158,7 +183,18 @@ class MidiTokenizer(Tokenizer):
             )
 
     def fit(self, documents: Iterable[Document]) -> None:
-        """Nothing to learn: the vocabulary is fixed (all pitches, programs, bins)."""
+        """The vocabulary is fixed (all pitches, programs, bins); what is learned is the
+        longest note and the most notes sounding at once, which bound sampling."""
+        longest = polyphony = 0
+        self._fitting = True
+        try:
+            for doc in documents:
+                for part in doc.parts:
+                    n, k = self.encoding.limits(part)
+                    longest, polyphony = max(longest, n), max(polyphony, k)
+        finally:
+            self._fitting = False
+        self.limits = {"longest": max(longest, 1), "polyphony": max(polyphony, 1)}
 
     @classmethod
     def sample_corpus(cls, directory: Path) -> Path:
@@ -248,18 +284,26 @@ class MidiTokenizer(Tokenizer):
         """By suffix: .mid/.midi, .musicxml/.xml/.mxl (music21), .wav (FluidSynth or sine
         synthesis), .png (piano roll), .txt (event listing)."""
         piece = self.decode(ids)
-        note_for_user(write_piece(piece, Path(path), text=self.to_text(ids)))
+        note_for_user(write_piece(piece, Path(path), text=self.to_text(ids), grid=self.grid))
 
     def clock(self) -> MidiClock:
         return MidiClock(self.encoding.clock_grid())
 
     def constraint(self) -> Constraint:
-        return self.encoding.constraint()
+        return self.encoding.constraint(self.limits)
 
     # --- state -----------------------------------------------------------------------------
     def get_state(self) -> dict:
-        return {"settings": dict(self.settings), "vocab": VOCAB}
+        state = {"settings": dict(self.settings), "vocab": VOCAB}
+        if self.limits is not None:
+            state["limits"] = dict(self.limits)
+        return state
 
     @classmethod
     def from_state(cls, state: dict) -> MidiTokenizer:
-        return cls(settings=state["settings"])
+        """A checkpoint from before the limits were learned loads without them (no bound)."""
+        tok = cls(settings=state["settings"])
+        limits = state.get("limits")
+        if isinstance(limits, dict):
+            tok.limits = {k: int(limits[k]) for k in ("longest", "polyphony") if k in limits}
+        return tok
