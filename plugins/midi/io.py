@@ -1,5 +1,6 @@
 """Reading and writing for the midi domain: MIDI files (pretty_midi), scores (music21), piano
-rolls in Boulanger-Lewandowski ``.mat`` files, and output as MIDI, MusicXML, WAV and PNG.
+rolls in Boulanger-Lewandowski ``.mat`` files, and output as MIDI and PNG here, MusicXML in
+``notation.py`` and WAV in ``audio.py`` (``write_piece`` dispatches on the suffix).
 
 Everything is turned into a :class:`Piece`: notes with both wall-clock times (seconds, for the
 expressive ``performance`` encoding) and score positions (quarter notes, for the ``frames``
