@@ -36,7 +36,11 @@ MIN_PARALLEL_SECONDS = 2.0  # unless fitting the vocabulary took this long
 BATCH_SIZE = 4 << 20  # about this many characters (or 64 parts) per task
 BATCH_PARTS = 64
 WINDOW = 3  # batches in flight per worker
-FILE_TASK_BYTES = 8 << 20  # a file this small, of a many-file corpus, is read by a worker
+# A file up to this size, of a many-file corpus, may be read by a worker instead of the parent.
+# Off (-1): ``read`` may keep state -- the midi domain hands out from memory what it parsed while
+# fitting, so a worker parsing again made the chorales 1.6x slower. A tokenizer would have to
+# declare that its reads are independent before this can be on by default.
+FILE_TASK_BYTES = -1
 
 
 def default_workers() -> int:
