@@ -225,8 +225,9 @@ class Trainer:
         if self.world.size == 1:
             return
         state = self.model.state_tensors(self.state) if self.state is not None else None
-        mine = ([t.cpu() for t in state] if state is not None else None, torch.get_rng_state())
-        self.shared = self.world.gather(mine)
+        cuda = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+        rngs = {"torch": torch.get_rng_state(), "cuda": cuda}
+        self.shared = self.world.gather(([t.cpu() for t in state] if state else None, rngs))
 
     def _log_row(self, loss: float, tps: float) -> dict:
         p = self.progress
@@ -306,12 +307,14 @@ class Trainer:
         self.state = self._restored_state(ckpt)
         rng = ckpt.rng or {}
         try:
-            ranks = rng.get("ranks") or []
+            ranks, gpus = rng.get("ranks") or [], rng.get("cuda_ranks") or []
             if len(ranks) == self.world.size:
                 torch.set_rng_state(ranks[self.world.rank])
             elif self.world.main:
                 torch.set_rng_state(rng["torch"])
-            if rng.get("cuda") and torch.cuda.is_available():
+            if len(gpus) == self.world.size and self.device.type == "cuda":
+                torch.cuda.set_rng_state(gpus[self.world.rank], self.device)
+            elif rng.get("cuda") and torch.cuda.is_available() and self.world.main:
                 torch.cuda.set_rng_state_all(rng["cuda"])
         except (KeyError, TypeError, RuntimeError, ValueError, IndexError):
             raise CheckpointError(f"{ckpt.path}: the random-number state is corrupt") from None
@@ -351,8 +354,10 @@ class Trainer:
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
-        if self.world.size > 1 and self.shared:
-            rng["ranks"] = [r for _, r in self.shared]
+        if self.world.size > 1 and self.shared:  # each rank's own dropout streams
+            rng["ranks"] = [r["torch"] for _, r in self.shared]
+            if self.device.type == "cuda":
+                rng["cuda_ranks"] = [r["cuda"] for _, r in self.shared]
         return rng
 
 

@@ -266,3 +266,28 @@ def test_fit_parses_each_file_once(tmp_path, monkeypatch):
     assert len(calls) == 1 and len(first[0][0].notes) == 25
     again = [list(d.parts) for d in tok.read(tmp_path / "fit.mid")]
     assert len(calls) == 2 and len(again[0][0].notes) == 25  # handed out once, then read
+
+
+def test_a_few_atypical_pieces_do_not_set_the_bounds(tmp_path):
+    """Twenty four-voice pieces of half-second notes and one with twelve notes held 6 s:
+    sampling is bounded by what 95% of the pieces stay within, not by the outlier."""
+    import pretty_midi
+
+    from seqgen.tokenizer import Document
+
+    def piece(name: str, voices: int, length: float) -> Document:
+        pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+        piano = pretty_midi.Instrument(program=0)
+        for k in range(8):
+            for v in range(voices):
+                piano.notes.append(pretty_midi.Note(80, 48 + 5 * v, k * length, (k + 1) * length))
+        pm.instruments.append(piano)
+        pm.write(str(tmp_path / name))
+        return next(iter(tok.read(tmp_path / name)))
+
+    tok = MidiTokenizer.create({"encoding": "performance"})
+    docs = [piece(f"p{i}.mid", 4, 0.5) for i in range(20)] + [piece("odd.mid", 12, 6.0)]
+    tok.fit(docs)
+    assert tok.limits == {"longest": 50, "polyphony": 4}
+    tok.fit(docs[-1:])  # one piece: its own maxima
+    assert tok.limits == {"longest": 600, "polyphony": 12}

@@ -3,6 +3,7 @@ encoding (``performance`` or ``frames``) is an object chosen once, in its own mo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -183,18 +184,25 @@ class MidiTokenizer(Tokenizer):
             )
 
     def fit(self, documents: Iterable[Document]) -> None:
-        """The vocabulary is fixed (all pitches, programs, bins); what is learned is the
-        longest note and the most notes sounding at once, which bound sampling."""
-        longest = polyphony = 0
+        """The vocabulary is fixed (all pitches, programs, bins); what is learned bounds
+        sampling: the longest note and the most notes sounding at once that LIMIT_SHARE of
+        the pieces stay within. A few atypical pieces (a chorale with its instrumental parts,
+        a held pedal) do not set the bound for the rest."""
+        longest: list[int] = []
+        polyphony: list[int] = []
         self._fitting = True
         try:
             for doc in documents:
                 for part in doc.parts:
                     n, k = self.encoding.limits(part)
-                    longest, polyphony = max(longest, n), max(polyphony, k)
+                    longest.append(n)
+                    polyphony.append(k)
         finally:
             self._fitting = False
-        self.limits = {"longest": max(longest, 1), "polyphony": max(polyphony, 1)}
+        self.limits = {
+            "longest": max(_share_within(longest, LIMIT_SHARE), 1),
+            "polyphony": max(_share_within(polyphony, LIMIT_SHARE), 1),
+        }
 
     @classmethod
     def sample_corpus(cls, directory: Path) -> Path:
@@ -307,3 +315,14 @@ class MidiTokenizer(Tokenizer):
         if isinstance(limits, dict):
             tok.limits = {k: int(limits[k]) for k in ("longest", "polyphony") if k in limits}
         return tok
+
+
+LIMIT_SHARE = 0.95  # the bounds sampling keeps are those this share of the pieces stay within
+
+
+def _share_within(values: list[int], share: float) -> int:
+    """The smallest value that at least ``share`` of ``values`` do not exceed (0 if none)."""
+    if not values:
+        return 0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
