@@ -123,7 +123,7 @@ def whole(corpus):
     return out
 
 
-LONG = ["--max-steps", "1000", "--eval-every", "20", "--nproc", "2"]  # a signal lands mid-run
+LONG = ["--max-steps", "1000", "--eval-every", "20", "--patience", "0", "--nproc", "2"]
 
 
 @pytest.mark.slow
