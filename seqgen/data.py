@@ -32,7 +32,7 @@ from seqgen.tokenizer import Document, Tokenizer
 
 # 2: a cached tokenizer state may hold what fit learned (the midi domain's note limits);
 # stores of format 1 would hand back a tokenizer without it
-FORMAT = 3  # 3: the midi note bounds are a quantile over pieces (2: their maxima)
+FORMAT = 4  # 4: the midi note bounds are a quantile over pieces (2: their maxima)
 VALID_FRACTION = 0.1
 
 

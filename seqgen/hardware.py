@@ -82,22 +82,31 @@ def pick_threads(requested: int | None, processes_here: int = 1) -> int:
 
 
 def busy_cores(cores: int, window: float = 0.1) -> int:
-    """How many of ``cores`` other programs keep busy, from the machine's idle time over
-    ``window`` seconds (Linux /proc/stat; 0 elsewhere)."""
+    """How many of ``cores`` other programs keep busy: the machine's busy time over ``window``
+    seconds less this process's own (its idle thread pool may still be spinning), from Linux's
+    /proc (0 elsewhere)."""
     try:
-        before = _cpu_times()
+        before, own_before = _cpu_times(), _own_ticks()
         time.sleep(window)
-        after = _cpu_times()
+        after, own_after = _cpu_times(), _own_ticks()
     except (OSError, ValueError, IndexError):
         return 0
     total = sum(after) - sum(before)
     idle = (after[3] + after[4]) - (before[3] + before[4])
     if total <= 0:
         return 0
-    busy = (total - idle) / total * (os.cpu_count() or 1)
-    return int(min(cores, max(0.0, busy - 0.25) + 0.5))  # this process's own share aside
+    others = max(0, total - idle - (own_after - own_before))
+    busy = others / total * (os.cpu_count() or 1)
+    return int(min(cores, max(0.0, busy - 0.25) + 0.5))
 
 
 def _cpu_times() -> list[int]:
     with open("/proc/stat") as f:
         return [int(v) for v in f.readline().split()[1:]]
+
+
+def _own_ticks() -> int:
+    """This process's user and system time, in the same clock ticks as /proc/stat."""
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])

@@ -270,7 +270,7 @@ def test_fit_parses_each_file_once(tmp_path, monkeypatch):
 
 def test_a_few_atypical_pieces_do_not_set_the_bounds(tmp_path):
     """Twenty four-voice pieces of half-second notes and one with twelve notes held 6 s:
-    sampling is bounded by what 95% of the pieces stay within, not by the outlier."""
+    sampling is bounded by what 90% of the pieces stay within, not by the outlier."""
     import pretty_midi
 
     from seqgen.tokenizer import Document

@@ -317,7 +317,7 @@ class MidiTokenizer(Tokenizer):
         return tok
 
 
-LIMIT_SHARE = 0.95  # the bounds sampling keeps are those this share of the pieces stay within
+LIMIT_SHARE = 0.9  # the bounds sampling keeps are those this share of the pieces stay within
 
 
 def _share_within(values: list[int], share: float) -> int:

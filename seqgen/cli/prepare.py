@@ -6,6 +6,8 @@ import time
 
 import typer
 
+from seqgen.errors import SeqgenError
+
 WORKERS = typer.Option(
     None,
     "--workers",
@@ -17,7 +19,13 @@ WORKERS = typer.Option(
 
 def prepare(
     domain: str = typer.Option(..., "--domain", "-d", help="Domain (see `seqgen domains`)."),
-    corpus: str = typer.Option(..., "--corpus", "-c", help="File, directory, glob or corpus name."),
+    corpus: str = typer.Option(
+        None,
+        "--corpus",
+        "-c",
+        help="File, directory, glob or corpus name. Default: the domain's built-in corpus, "
+        "if it has one (as seqgen train).",
+    ),
     option: list[str] = typer.Option(
         None, "--option", "-o", metavar="KEY=VALUE", help="A domain option (repeatable)."
     ),
@@ -40,6 +48,9 @@ def prepare(
     registry.warn_problems(reg)
     tok_cls = reg.domain(domain)
     settings = tok_cls.parse_options(parse_pairs(option))
+    corpus = corpus or tok_cls.default_corpus
+    if not corpus:
+        raise SeqgenError(f"--corpus is required: domain {domain!r} has no built-in corpus")
     spec = resolve(corpus, tok_cls.file_patterns, reg)
     t0 = time.perf_counter()
     data = run_prepare(tok_cls, spec, settings=settings, workers=workers)
