@@ -54,7 +54,10 @@ def notes_of(path: Path) -> tuple[list[tuple[float, float, int]], float]:
         for p in getattr(n, "pitches", ()):
             start = float(n.getOffsetInHierarchy(score))
             notes.append((start, start + float(n.quarterLength), p.midi))
-    key = score.analyze("key")
+    try:
+        key = score.analyze("key")
+    except Exception:  # music21 finds no key in a piece with too few pitches
+        return notes, float("nan")
     return notes, float(getattr(key, "correlationCoefficient", 0.0))
 
 
@@ -76,7 +79,8 @@ def stats(pieces: list[tuple[list, float]]) -> dict:
         "pitch_span": int(pitches.max() - pitches.min()),
         "voices_max": int(max(v[0] for v in voices)),
         "voices_median": float(np.median([v[1] for v in voices])),
-        "key_clarity_median": float(np.median([k for _, k in pieces])),
+        "key_clarity_median": float(np.nanmedian([k for _, k in pieces])),
+        "pieces_without_a_key": int(sum(np.isnan(k) for _, k in pieces)),
     }
 
 
