@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from seqgen.config import TrainConfig
 
+VALIDATION_SHARE = 0.1  # at most this share of a time-planned run's wall time validates
+
 
 @dataclass
 class Schedule:
@@ -54,12 +56,19 @@ class Schedule:
             return True
         return bool(self.cfg.max_time and seconds >= self.cfg.max_time)
 
-    def eval_due(self, step: int, seconds: float, last_eval_seconds: float) -> bool:
+    def eval_due(
+        self, step: int, seconds: float, last_eval_seconds: float, last_cost: float = 0.0
+    ) -> bool:
+        """Whether to validate after ``step``. By default a run validates about 10 times; a run
+        planned by time alone also waits until it has trained VALIDATION_SHARE times as long
+        as the last validation took (``last_cost`` seconds), so validating stays under about
+        a tenth of the wall time however slow scoring is."""
         cfg, total = self.cfg, self.total_steps
         if cfg.eval_every:
             return step % cfg.eval_every == 0
         if total:
             return step % max(1, total // 10) == 0
         if cfg.max_time:
-            return seconds - last_eval_seconds >= cfg.max_time / 10
+            wait = max(cfg.max_time / 10, last_cost / VALIDATION_SHARE - last_cost)
+            return seconds - last_eval_seconds >= wait
         return step % max(1, self.steps_per_epoch // 2) == 0

@@ -73,6 +73,7 @@ class Trainer:
         self.eod_id = data.tokenizer.eod_id
         self.stop_requested = False
         self.asked_at = -math.inf  # when the first stop was asked for
+        self.began = time.perf_counter()  # this session's start (reset by run)
 
     @property
     def step(self) -> int:
@@ -118,7 +119,9 @@ class Trainer:
             units = tok.count_units(ids)
             row["val_prefix_tokens"] = len(ids)
         share = (self.world.rank, self.world.size)
-        logp = target_logprobs(self.model, ids, self.eod_id, device=self.device, share=share)
+        logp = target_logprobs(
+            self.model, ids, self.eod_id, device=self.device, share=share, precision=self.precision
+        )
         self.world.sum_(logp)  # each rank scored its share; the rest of its array is zeros
         nll, n, units = -float(logp.sum(dtype=np.float64)), len(logp), max(1, units)
         row.update(
@@ -139,7 +142,11 @@ class Trainer:
 
     def _validation(self) -> dict:
         self.emit("on_validation_start")
+        t0 = time.perf_counter()
         row = self.validate()
+        cost = float(self.world.agree([time.perf_counter() - t0])[:, 0].max())  # the slowest
+        row["val_seconds"] = round(cost, 3)
+        row["wall"] = round(time.perf_counter() - self.began, 2)  # since this session began
         p = self.progress
         scored = "val_nats_per_token" in row
         improved = scored and row["val_nats_per_token"] < p.best_val
@@ -158,7 +165,7 @@ class Trainer:
         are done, or Ctrl-C; returns a summary."""
         p, sched = self.progress, self.schedule
         start_step, last_eval, row = p.step, p.train_time, {}
-        began = time.perf_counter()
+        began = self.began = time.perf_counter()
         stopped_early = interrupted = False
         tokens_per_step = self.batcher.layout.batch_size * self.batcher.layout.seq_len
         loss_sum, loss_n, window = 0.0, 0, 0.0
@@ -184,7 +191,8 @@ class Trainer:
                     self.emit("on_log", self._log_row(loss_sum / loss_n, tps))
                     loss_sum, loss_n, window = 0.0, 0, 0.0
                 stop_now = stop_after is not None and p.step - start_step >= stop_after
-                if sched.eval_due(p.step, p.train_time, last_eval) or done or stop_now:
+                due = sched.eval_due(p.step, p.train_time, last_eval, row.get("val_seconds", 0))
+                if due or done or stop_now:
                     last_eval = p.train_time
                     row = self._validation()
                     if self.cfg.patience and p.evals_since_best >= self.cfg.patience:

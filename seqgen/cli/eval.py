@@ -20,7 +20,17 @@ def evaluate(
         "A corpus without its own splits is evaluated whole.",
     ),
     split: str = typer.Option("valid", help="valid or test (for corpora that have splits)."),
-    streams: int = typer.Option(16, help="Streams scored side by side (each keeps its state)."),
+    streams: int = typer.Option(
+        64,
+        help="Streams scored side by side; each keeps its state and first reads the 64 "
+        "tokens before its cut, so the figure equals one stream's to about 1e-6.",
+    ),
+    precision: str = typer.Option(
+        "auto",
+        metavar="auto|fp32|bf16",
+        help="auto: bf16 where this CPU has bf16 kernels, as training picks it (about 2x "
+        "faster; 2e-4 nats/char from fp32 on Tiny Shakespeare); fp32: the exact figure.",
+    ),
     cache: bool = typer.Option(
         True,
         "--cache/--no-cache",
@@ -42,7 +52,9 @@ def evaluate(
 
     world = distributed.init(torch.device("cpu"))  # scored on the CPU, as sampling is
     torch.set_num_threads(pick_threads(None, world.local_size))
-    report = model.score(corpus, split=split, streams=streams, cache=cache, world=world)
+    report = model.score(
+        corpus, split=split, streams=streams, cache=cache, world=world, precision=precision
+    )
     distributed.close(world)
     if not world.main:  # under torchrun every rank scores a share; rank 0 reports
         return
@@ -69,6 +81,7 @@ def evaluate(
 _STANDARD = {
     "checkpoint", "corpus", "split", "nats_per_token", "bits_per_token", "perplexity", "tokens",
     "unit", "units", "nats_per_unit", "bits_per_unit", "cache", "seconds", "without_cache",
+    "precision",
 }  # fmt: skip
 
 
