@@ -87,8 +87,8 @@ class Sample:
     ``window`` characters, every ``stride``-th kept; when the kept text passes ``chars``, every
     other kept window goes and the stride doubles."""
 
-    def __init__(self, chars: int = SAMPLE_CHARS, window: int = WINDOW):
-        self.chars, self.window = chars, window
+    def __init__(self, chars: int | None = None, window: int | None = None):
+        self.chars, self.window = chars or SAMPLE_CHARS, window or WINDOW
         self.kept: list[str] = []
         self.size = self.seen = self.read = 0
         self.stride = 1
@@ -211,9 +211,8 @@ def _build(make):
     try:
         return make()
     except Exception as e:  # tokenizers' own refusal, e.g. a merge of unknown tokens
-        raise _bad(
-            f"tokenizers refuses the stored model ({str(e).splitlines()[0][:120]})"
-        ) from None
+        why = " ".join(str(e).split())[:120] or type(e).__name__
+        raise _bad(f"tokenizers refuses the stored model ({why})") from None
 
 
 def _strings(value: Any, what: str) -> list[str]:
