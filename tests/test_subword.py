@@ -273,3 +273,26 @@ def test_trains_primes_generates_and_evaluates_in_characters(cli, tmp_path):
     torch.save(raw, tmp_path / "tampered.pt")
     code, _, err = cli("generate", tmp_path / "tampered.pt", "-n", "5")
     assert code == 1 and err.count("\n") == 1 and "subword tokenizer state" in err, err
+
+
+def test_the_docs_commands_run(cli, tmp_path, monkeypatch):
+    """docs/subword.md's commands, as written, on a tiny split folder (small model, 1 s)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "subword.md").read_text()
+    lines = [line for block in re.findall(r"```bash\n(.*?)```", doc, re.S)
+             for line in block.splitlines() if line.startswith("seqgen ")]  # fmt: skip
+    assert [line.split()[1] for line in lines] == ["train", "generate", "eval", "train", "domains"]
+    monkeypatch.chdir(tmp_path)
+    corpus = str(_split_folder(tmp_path))
+    for line in lines:
+        args = shlex.split(line)[1:]
+        if args[0] == "train":
+            args[args.index("-c") + 1] = corpus
+            args[args.index("--max-time") + 1] = "1"
+            args += TINY
+        code, _, err = cli(*args)
+        assert code == 0, f"{line}\n{err}"
+    assert (tmp_path / "runs" / "subword-unigram" / "best.pt").is_file()
