@@ -58,6 +58,15 @@ def small_text(d: Path) -> Path:
     return path
 
 
+def no_spaces(d: Path) -> Path:
+    """8 MB of A, C, G and T without a space or a line break (the subword trainers' worst)."""
+    import random
+
+    path = d / "no-spaces.txt"
+    path.write_text("".join(random.Random(0).choices("ACGT", k=8 << 20)))
+    return path
+
+
 def symlink_loop(d: Path) -> Path:
     root = d / "loop"
     (root / "a").mkdir(parents=True)
@@ -85,6 +94,7 @@ def run(cmd: list[str], env: dict) -> dict:
 def bombs(d: Path, seqgen: list[str]) -> dict[str, list[str]]:
     tiny = ["--hidden-size", "16", "--embedding-size", "8", "--max-steps", "2", "-q"]
     run_dir = d / "run"
+    subword = [*seqgen, "prepare", "-d", "subword", "-c", str(no_spaces(d))]
     return {
         "baseline_python_torch": [sys.executable, "-c", "import torch"],
         "midi_long_note": [*seqgen, "prepare", "-d", "midi", "-c", str(midi_long_note(d))],
@@ -110,6 +120,10 @@ def bombs(d: Path, seqgen: list[str]) -> dict[str, list[str]]:
             *tiny,
         ],  # fmt: skip
         "markup_repeated_pi": [*seqgen, "prepare", "-d", "markup", "-c", str(markup_pi(d))],
+        **{
+            f"subword_{model}_no_spaces": [*subword, "-o", f"model={model}"]
+            for model in ("bpe", "unigram")
+        },
         "train_small_run": [
             *seqgen,
             "train",

@@ -72,7 +72,8 @@ READ_BY_WORKER = {"none": -1, "some": 1500, "all": 1 << 30}
 
 
 @pytest.mark.parametrize(
-    ("domain", "read"), [("char", "none"), ("char", "some"), ("char", "all"), ("word", "some")]
+    ("domain", "read"),
+    [("char", "none"), ("char", "some"), ("char", "all"), ("word", "some"), ("subword", "some")],
 )
 def test_many_files_same_store(domain, read, tmp_path, monkeypatch, reg, pool_used):
     monkeypatch.setattr(prepare_pool, "FILE_TASK_BYTES", READ_BY_WORKER[read])
@@ -88,7 +89,7 @@ def test_many_files_same_store(domain, read, tmp_path, monkeypatch, reg, pool_us
     assert len(seq["valid.bin"]) > 0
 
 
-@pytest.mark.parametrize("domain", ["char", "word"])
+@pytest.mark.parametrize("domain", ["char", "word", "subword"])
 def test_one_file_cut_in_parts_same_store(domain, tmp_path, monkeypatch, reg, pool_used):
     rng = random.Random(2)
     one = tmp_path / "one.txt"
