@@ -6,6 +6,7 @@ a CLI run from training to a primed .mid and nats per note."""
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections import Counter
 from pathlib import Path
@@ -23,6 +24,7 @@ from seqgen_plugins.miditok_domain.scores import by_key  # noqa: E402
 
 from seqgen.errors import DataError, OptionError  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "2", "--seq-len", "32"]
 # Known bad files of the shared folder (SOURCES.md): no notes, or no usable time division.
 BAD_SHARED = {"empty.mid", "type2.mid", "zero-ticks-per-beat.mid", "negative-ticks-per-beat.mid"}
@@ -73,11 +75,11 @@ def tricky_midi(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def song_folder(tmp_path: Path, n: int = 3, name: str = "songs") -> Path:
+def song_folder(tmp_path: Path, n: int = 3, name: str = "songs", first: int = 0) -> Path:
     folder = tmp_path / name
     folder.mkdir()
     for k in range(n):
-        tricky_midi(folder / f"s{k}.mid", seed=k)
+        tricky_midi(folder / f"s{k}.mid", seed=first + k)
     return folder
 
 
@@ -283,3 +285,27 @@ def _state_of(run: Path) -> dict:
     from seqgen import checkpoint
 
     return checkpoint.build(checkpoint.load(run))[1].get_state()
+
+
+def test_doc_examples_run(tmp_path, cli, monkeypatch):
+    """docs/miditok.md's commands as written, on generated songs (a 2-second budget and a tiny
+    model instead of 10 minutes), in a temporary folder."""
+    from test_docs import commands
+
+    monkeypatch.chdir(tmp_path)
+    song_folder(tmp_path, n=3, name="songs")
+    song_folder(tmp_path, n=2, name="held", first=10)
+    lines = commands(ROOT / "docs" / "miditok.md")
+    assert [line.split()[1] for line in lines] == [
+        "prepare", "train", "generate", "generate", "eval", "eval",
+    ]  # fmt: skip
+    for line in lines:
+        args = shlex.split(line.replace("--max-time 600", "--max-time 2"))[1:]
+        if args[0] == "train":
+            args += [*TINY, "--threads", "1", "-q"]
+        code, out, err = cli(*args)
+        assert code == 0, f"{line}\n{err}"
+        if args[0] == "prepare":
+            assert json.loads(out)["check"]["mismatches"] == 0
+    assert symusic.Score("remi.mid").note_num() > 0 and Path("remi.png").is_file()
+    assert symusic.Score("start.mid").note_num() >= 1  # the primed note at least
