@@ -122,13 +122,13 @@ class Model:
             self.model, ids, tok.eod_id, streams=streams, share=share, precision=precision
         )
         world.sum_(logp)
-        units = data.units(split)
-        lstm = Score(-float(logp.sum(dtype=np.float64)), len(logp), units, tok.unit)
+        units, counts = data.units(split), tok.eval_units(ids)
+        lstm = Score(-float(logp.sum(dtype=np.float64)), len(logp), units, tok.unit, counts)
         weights = self.checkpoint.cache if cache else None
         score = lstm
         if weights is not None:
             mixed = cached_logprobs(logp, ids, tok.eod_id, weights)
-            score = Score(-float(mixed.sum()), len(logp), units, tok.unit)
+            score = Score(-float(mixed.sum()), len(logp), units, tok.unit, counts)
         report = {
             "checkpoint": self.checkpoint.path,
             "corpus": name,

@@ -17,7 +17,7 @@ stream, batch 1) to about 1e-6 nats per token on Tiny Shakespeare, at 64 streams
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,11 +34,12 @@ class Score:
     tokens: int  # predicted tokens
     units: int  # what the tokens stand for (characters, frames, ...)
     unit: str
+    counts: dict[str, float] = field(default_factory=dict)  # the domain's eval_units
 
     def report(self) -> dict:
         per_tok = self.nll / max(self.tokens, 1)
         per_unit = self.nll / max(self.units, 1)
-        return {
+        out = {
             "nats_per_token": per_tok,
             "bits_per_token": per_tok / LN2,
             "perplexity": math.exp(min(per_tok, 700.0)),
@@ -48,6 +49,12 @@ class Score:
             "nats_per_unit": per_unit,
             "bits_per_unit": per_unit / LN2,
         }
+        if self.counts:
+            out["counts"] = dict(self.counts)
+        for name, count in self.counts.items():  # e.g. nats_per_note, nats_per_second
+            out[f"nats_per_{name}"] = self.nll / count if count else float("nan")
+            out[f"bits_per_{name}"] = out[f"nats_per_{name}"] / LN2
+        return out
 
 
 STREAMS = 64  # rows scored side by side

@@ -246,6 +246,16 @@ class MidiTokenizer(Tokenizer):
     def count_units(self, ids: np.ndarray) -> int:
         return self.encoding.count_units(ids)
 
+    def eval_units(self, ids: np.ndarray) -> dict[str, float]:
+        """Notes and seconds of music of the decoded pieces (a note held over frames is one
+        note), so that every music domain's ``seqgen eval`` compares in nats per note."""
+        notes = seconds = 0.0
+        for piece_ids in pieces(np.asarray(ids, dtype=np.int64), EOD):
+            piece = self.decode(piece_ids)
+            notes += len(piece.notes)
+            seconds += max((n.end for n in piece.notes), default=0.0)
+        return {"note": notes, "second": seconds}
+
     def reference(self, part: Piece) -> Piece:
         """The part as the encoding keeps it: performance rounds times to 10 ms and velocities
         to 32 bins; frames keeps which pitches sound in each grid frame (velocity dropped)."""
@@ -326,3 +336,8 @@ def _share_within(values: list[int], share: float) -> int:
         return 0
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def pieces(ids: np.ndarray, eod: int) -> list[np.ndarray]:
+    """The pieces of an id array, split at the end-of-piece ids (which are dropped)."""
+    return [p[p != eod] for p in np.split(ids, np.flatnonzero(ids == eod)) if np.any(p != eod)]

@@ -68,11 +68,20 @@ def evaluate(
         f"{report['units']:,} {unit}s in {report['tokens']:,} tokens: "
         f"{report['nats_per_unit']:.4f} nats/{unit}, {report['bits_per_unit']:.4f} bits/{unit}"
     )
+    for name, count in report.get("counts", {}).items():
+        amount = f"{count:,.0f}" if float(count).is_integer() else f"{count:,.1f}"
+        typer.echo(
+            f"{amount} {name}s: {report[f'nats_per_{name}']:.4f} nats/{name}, "
+            f"{report[f'bits_per_{name}']:.4f} bits/{name}"
+        )
     if report["cache"]:
         alone = report["without_cache"]
+        also = "".join(
+            f", {alone[f'nats_per_{name}']:.4f} nats/{name}" for name in report.get("counts", {})
+        )
         typer.echo(
             f"with the document cache; the LSTM alone: {alone['nats_per_unit']:.4f} "
-            f"nats/{unit}, {alone['bits_per_unit']:.4f} bits/{unit}"
+            f"nats/{unit}, {alone['bits_per_unit']:.4f} bits/{unit}{also}"
         )
     for key, value in _extras(report).items():
         typer.echo(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value:,}")
@@ -81,10 +90,11 @@ def evaluate(
 _STANDARD = {
     "checkpoint", "corpus", "split", "nats_per_token", "bits_per_token", "perplexity", "tokens",
     "unit", "units", "nats_per_unit", "bits_per_unit", "cache", "seconds", "without_cache",
-    "precision",
+    "precision", "counts",
 }  # fmt: skip
 
 
 def _extras(report: dict) -> dict:
     """The domain's own figures in the report (its eval_extras)."""
-    return {k: v for k, v in report.items() if k not in _STANDARD}
+    counted = {f"{p}_per_{name}" for name in report.get("counts", {}) for p in ("nats", "bits")}
+    return {k: v for k, v in report.items() if k not in _STANDARD | counted}
