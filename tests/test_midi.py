@@ -206,11 +206,35 @@ def test_shared_midi_corpus(corpora, cli):
             assert tok.check_part(piece) is None, name
     jsb = corpora / "polyphonic" / "JSB_Chorales.mat"
     if jsb.is_file():
-        tok = MidiTokenizer.create({"encoding": "frames"})
-        splits = {}
-        for doc in tok.read(jsb):
-            splits[doc.split] = splits.get(doc.split, 0) + 1
-        assert splits == {"train": 229, "valid": 76, "test": 77}
+        _jsb_frames_are_the_files_rows(jsb)
+
+
+def _jsb_frames_are_the_files_rows(jsb: Path) -> None:
+    """Like for like with the published JSB tables: one frame per row of the .mat file (its
+    quarter-note grid), the pitches of each row (as transposed in the file), in its splits."""
+    from scipy import io as scipy_io
+    from seqgen_plugins.midi import vocab
+
+    mat = scipy_io.loadmat(str(jsb))
+    keys = {"train": "traindata", "valid": "validdata", "test": "testdata"}
+    rolls = {s: list(np.asarray(mat[k], dtype=object).ravel()) for s, k in keys.items()}
+    tok = MidiTokenizer.create({"encoding": "frames"})
+    seen = dict.fromkeys(keys, 0)
+    for doc in tok.read(jsb):
+        roll = rolls[doc.split][seen[doc.split]]
+        seen[doc.split] += 1
+        ids = [i for part in doc.parts for i in tok.encode(part)]
+        frames, frame = [], []
+        for i in ids:
+            if i == vocab.FRAME:
+                frames.append(frame)
+                frame = []
+            else:
+                assert vocab.ON <= i < vocab.OFF, i  # nothing but pitches and frame ends
+                frame.append(i - vocab.ON)
+        want = [sorted((np.flatnonzero(row) + 21).tolist()) for row in roll]
+        assert frames == want, (doc.split, doc.name)
+    assert seen == {"train": 229, "valid": 76, "test": 77}
 
 
 def test_music21_chorale_reads():
