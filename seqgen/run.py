@@ -9,6 +9,7 @@ a domain, a corpus and options into a prepared dataset, a model and a :class:`Tr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -75,7 +76,6 @@ def start(
     """A new run of ``domain`` on ``corpus`` into ``out``. ``options`` are the domain's
     ``-o`` options (text), ``model`` the architecture's config fields, ``train`` the
     :class:`TrainConfig` fields the user chose (the rest are defaults, or budget sizing)."""
-    from seqgen.sizing import budget_dropout
 
     note = note if _rank_from_env() == 0 else _silent  # rank 0 speaks for all
     checked = plan_start(domain, corpus, options, arch, model, train, note)
@@ -87,7 +87,9 @@ def start(
     with contextlib.ExitStack() as stack:
         lock = world.first(lambda: claim_new(stack, out), others=False)
         data, fingerprint = world.first(lambda: _prepare(tok_cls, corpus, settings, note))
-        model.update(budget_dropout(cfg.max_time, sized_model, data, fields_of_arch, note))
+        fitted = _budget_fit(cfg, arch, sized_model, data, fields_of_arch, world, note)
+        model.update({k: v for k, v in fitted.items() if k != "lr"})
+        cfg = dataclasses.replace(cfg, lr=fitted.get("lr", cfg.lr))
         check_logits(cfg, model, data.tokenizer.vocab_size)
         model_cfg = model_config(arch, model, data.tokenizer.vocab_size, note)
         plugin = reg.domain_plugin.get(domain, "?")
@@ -95,6 +97,27 @@ def start(
         info = RunInfo(domain, corpus, settings, plugin, version, arch, fingerprint)
         trainer = _trainer(out, data, model_cfg, cfg, info, None, quiet, note, world)
     return Run(out, trainer, data, lock=lock, world=world)
+
+
+def _budget_fit(cfg: TrainConfig, arch, sized, data, fields, world: World, note) -> dict:
+    """Width, learning rate and dropout of a budget-sized run, once its corpus is read
+    (seqgen.sizing.budget_fit); the training rate of each width is measured here, in one
+    process (with several, the width stays at the smallest and the rate is assumed)."""
+    from seqgen.hardware import pick_precision, pick_threads
+    from seqgen.sizing import budget_fit, measure_rate
+
+    if not sized:
+        return {}
+    torch.set_num_threads(pick_threads(cfg.threads, world.local_size))
+    precision = pick_precision(cfg.precision, torch.device("cpu"))
+    vocab = data.tokenizer.vocab_size
+
+    def rate_of(values: dict) -> float | None:
+        if world.size > 1:
+            return None
+        return measure_rate(arch, values, vocab, cfg.batch_size, cfg.seq_len, precision)
+
+    return budget_fit(cfg.max_time, sized, data, arch, fields, rate_of, note)
 
 
 def _rank_from_env() -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 # For a short --max-time on a CPU, a smaller model that sees more tokens and takes more steps
 # beats a large one (Tiny Shakespeare, 270 s, 2 cores: 256x2 1.512 nats/char, 384x2 1.519;
 # batch 16x64 beats 32x128 and 8x64 at 55 s). Used only when the user sets none of these.
@@ -12,22 +10,34 @@ from collections.abc import Callable
 BUDGET_SECONDS = 900
 BUDGET_MODEL = {"hidden_size": 256, "embedding_size": 128}
 BUDGET_TRAIN = {"batch_size": 16, "seq_len": 64, "lr": 5e-3}
-# Dropout is chosen once the corpus is read (budget_dropout): the options a user sets to turn
-# sizing off are these and --dropout.
+# Width, lr and dropout are settled once the corpus is read (budget_fit). The options a user
+# sets to turn sizing off are these and --dropout.
 SIZED = (*BUDGET_MODEL, "dropout", *BUDGET_TRAIN)
 
-# Dropout by how many times the run will pass over the training split. Below one pass every
-# token is new and dropout only slows learning (Tiny Shakespeare, 55 s, 0.8 passes: 1.697
-# val nats/char with 0.3 against 1.576 with none, 854 and 875 steps);
-# a small corpus read many times is memorised (Bach's chorales, 219k tokens, 60 s, 4 passes:
-# train 0.70 against best validation 3.311 nats/token with none; 1.18 and 3.291 with 0.3,
-# 1.29 and 3.344 with 0.5; docs/training.md).
-BUDGET_RATE = 15_000  # tokens/s the budget model trains at on 2 CPU cores (measured 14k-22k)
-BUDGET_DROPOUT = ((1.0, 0.0), (2.0, 0.1), (4.0, 0.2), (float("inf"), 0.3))  # (passes below, p)
+# Dropout by how many times the run will pass over the training split. Below two passes every
+# token is nearly new and dropout only slows learning (Tiny Shakespeare, 55 s, 0.8 passes:
+# 1.697 val nats/char with 0.3 against 1.576 with none). Read 4-5 times, Tiny Shakespeare
+# (256 wide, 270 s, seed 1) ended at 1.445 with 0.1 against 1.498 with 0.3; Bach's chorales
+# (60 s, about 4 passes, 3 seeds) at 3.307 with none and 3.324 with 0.3 (docs/training.md).
+BUDGET_RATE = 15_000  # tokens/s assumed where the rate is not measured (several processes)
+BUDGET_DROPOUT = ((2.0, 0.0), (8.0, 0.1), (16.0, 0.2), (float("inf"), 0.3))  # (passes below, p)
+
+# Wider models a budget may afford, (hidden, embedding, lr) after the 256 of BUDGET_MODEL. A
+# wider one is chosen when, at the rate measured on this machine, the budget still reads the
+# training split MIN_PASSES times with it, and it has at most WEIGHTS_PER_TOKEN weights per
+# training token (a small corpus is memorised by a wide model however long it trains).
+# Tiny Shakespeare, 270 s, seed 1: 512 wide read it 1.8 times (7,100 tokens/s) and ended at
+# 1.447, still falling; 256 wide, 4.5 times, 1.445 (both dropout 0.1).
+WIDER = ((512, 128, 4e-3),)
+MIN_PASSES = 3.0
+WEIGHTS_PER_TOKEN = 4.0
+CALIBRATION_STEPS = 8  # timed training steps per width, at most (after two untimed)
+CALIBRATION_SECONDS = 1.0  # ... or fewer, once they took this long
 
 # What `seqgen train --help` says each sized option becomes.
 BUDGET_HELP = {
     **{k: f"{v:g}" for k, v in {**BUDGET_MODEL, **BUDGET_TRAIN}.items()},
+    "hidden_size": "256, or 512 where the budget reads the corpus 3 times with it",
     "dropout": "0 to 0.3, more the more passes over a small corpus the budget allows",
 }
 
@@ -35,7 +45,7 @@ BUDGET_HELP = {
 def budget_defaults(max_time: float | None, train: dict, model: dict) -> tuple[dict, dict]:
     """(model, train) values for a CPU run of at most BUDGET_SECONDS in which the user set
     none of the sized options; ({}, {}) otherwise. The dropout comes later, from
-    :func:`budget_dropout`, once the corpus is read."""
+    :func:`budget_fit`, once the corpus is read."""
     if not max_time or max_time > BUDGET_SECONDS:
         return {}, {}
     import torch
@@ -48,23 +58,75 @@ def budget_defaults(max_time: float | None, train: dict, model: dict) -> tuple[d
     return dict(BUDGET_MODEL), dict(BUDGET_TRAIN)
 
 
-def passes(max_time: float, train_tokens: int) -> float:
+def passes(max_time: float, train_tokens: int, rate: float = BUDGET_RATE) -> float:
     """About how many times a budget run of ``max_time`` seconds sees each training token."""
-    return max_time * BUDGET_RATE / max(1, train_tokens)
+    return max_time * rate / max(1, train_tokens)
 
 
-def budget_dropout(max_time, sized: dict, data, fields: list[str], note: Callable) -> dict:
-    """``{"dropout": p}`` for a run sized for its budget (``sized``: what budget_defaults
-    chose) of an architecture that has a dropout (``fields``), once its corpus is read
-    (``data``, a seqgen.data.Dataset): none for a corpus the budget reads about once, more
-    for a small one read many times. ``{}`` for any other run."""
-    if not sized or "dropout" not in fields:
+def dropout_for(seen: float) -> float:
+    return next(p for below, p in BUDGET_DROPOUT if seen < below)
+
+
+def budget_fit(max_time, sized: dict, data, arch: str, fields: list[str], rate_of, note) -> dict:
+    """The sized options that depend on the corpus (``data``, a seqgen.data.Dataset), for a
+    run sized for its budget (``sized``: what budget_defaults chose; ``{}`` for any other
+    run, which gets ``{}``): the width (and its learning rate) and the dropout.
+    ``rate_of(model_values)`` gives the training tokens/s of a model on this machine (or None
+    where it is not measured)."""
+    if not sized:
         return {}
+    from seqgen import models
+
     tokens = int(data.meta["splits"]["train"]["tokens"])
-    seen = passes(max_time, tokens)
-    p = next(p for below, p in BUDGET_DROPOUT if seen < below)
+    vocab = int(data.tokenizer.vocab_size)
+    chosen = {k: v for k, v in sized.items() if k in fields}
+    rate = rate_of(chosen) or BUDGET_RATE
+    for hidden, embedding, lr in WIDER if "hidden_size" in fields else ():
+        wider = {**chosen, "hidden_size": hidden, "embedding_size": embedding}
+        wider = {k: v for k, v in wider.items() if k in fields}
+        weights = models.count_parameters(
+            arch, models.config_of(arch, {**wider, "vocab_size": vocab})
+        )
+        if weights > WEIGHTS_PER_TOKEN * tokens:
+            break
+        wide_rate = rate_of(wider)
+        if wide_rate is None or passes(max_time, tokens, wide_rate) < MIN_PASSES:
+            break
+        chosen, rate = {**wider, "lr": lr}, wide_rate
+    seen = passes(max_time, tokens, rate)
+    if "dropout" in fields:
+        chosen["dropout"] = dropout_for(seen)
+    shown = {k: v for k, v in chosen.items() if k not in sized or sized[k] != v}
     note(
-        f"--dropout {p:g} for the budget: {max_time:g} s read the {tokens:,} training tokens "
-        f"about {seen:.1f} times"
+        " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in shown.items())
+        + f" for the budget: {max_time:g} s read the {tokens:,} training tokens about "
+        f"{seen:.1f} times at {rate:,.0f} tokens/s"
     )
-    return {"dropout": p}
+    return chosen
+
+
+def measure_rate(arch: str, values: dict, vocab: int, batch: int, seq: int, precision: str):
+    """Training tokens/s of a model of ``values`` on this machine, with the threads and
+    precision set: the median of CALIBRATION_STEPS steps on random ids (fewer if they pass
+    CALIBRATION_SECONDS), after two untimed ones."""
+    import time
+
+    import torch
+
+    from seqgen import models
+
+    model = models.build(arch, models.config_of(arch, {**values, "vocab_size": vocab}))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, vocab, (batch, seq + 1), generator=gen)
+    times: list[float] = []
+    while len(times) < CALIBRATION_STEPS + 2 and sum(times[2:]) < CALIBRATION_SECONDS:
+        t0 = time.perf_counter()
+        with torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
+            loss, _ = model.loss(x[:, :-1], x[:, 1:], None)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    timed = sorted(times[2:])
+    return batch * seq / timed[len(timed) // 2]
