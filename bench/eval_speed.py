@@ -10,7 +10,8 @@ it scores the validation split (one long document) in this process:
 - ``sequential``: one stream, batch 1, the state carried from the first token to the last (the
   exact figure; one round only, it is slow);
 - ``streams-S``: S parallel rows (``seqgen.evaluate.target_logprobs``), each starting from a
-  zero state, with and without a warm-up that reads the tokens before each cut first.
+  zero state, with and without a warm-up that reads the tokens before each cut first, in fp32
+  and (where the CPU has bf16 kernels, as `seqgen eval` then uses by default) in bf16.
 
 Each scoring's tokens/s is reported with its ratio to training's, and its nats/token with the
 difference from the sequential figure.
@@ -56,13 +57,17 @@ def run_figures(out: Path) -> dict:
     return figures
 
 
-def score(model, ids, eod, streams: int, warmup: int) -> tuple[float, float]:
+def score(model, ids, eod, streams: int, warmup: int, precision="fp32") -> tuple[float, float]:
     from seqgen.evaluate import target_logprobs
 
     t0 = time.perf_counter()
-    logp = target_logprobs(model, ids, eod, streams=streams, warmup=warmup)
+    logp = target_logprobs(model, ids, eod, streams=streams, warmup=warmup, precision=precision)
     dt = time.perf_counter() - t0
     return -float(logp.sum(dtype=np.float64)) / len(logp), len(logp) / dt
+
+
+def _name(streams: int, warmup: int, precision: str) -> str:
+    return f"streams-{streams}" + (f"-warmup-{warmup}" if warmup else "") + f"-{precision}"
 
 
 def main() -> None:
@@ -77,6 +82,7 @@ def main() -> None:
     import torch
 
     import seqgen
+    from seqgen.hardware import bf16_supported
 
     tmp = Path(tempfile.mkdtemp())
     run = Path(args.run) if args.run else tmp / "run"
@@ -93,11 +99,13 @@ def main() -> None:
     exact, speed = score(model.model, ids, eod, 1, 0)
     report["tokens"] = len(ids)
     report["sequential"] = {"nats_per_token": exact, "tokens_per_s": round(speed)}
-    ways = [(int(s), w) for s in args.streams.split(",") for w in (0, 64)]
-    got: dict = {f"streams-{s}" + (f"-warmup-{w}" if w else ""): [] for s, w in ways}
+    ways = [(int(s), w, "fp32") for s in args.streams.split(",") for w in (0, 64)]
+    if bf16_supported(torch.device("cpu")):
+        ways += [(int(s), 64, "bf16") for s in args.streams.split(",")]
+    got: dict = {_name(*way): [] for way in ways}
     for _ in range(args.rounds):
-        for (s, w), name in zip(ways, got, strict=True):
-            got[name].append(score(model.model, ids, eod, s, w))
+        for way, name in zip(ways, got, strict=True):
+            got[name].append(score(model.model, ids, eod, *way))
     train_speed = report["train_tokens_per_s"]
     for name, results in got.items():
         nats = results[0][0]

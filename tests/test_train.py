@@ -146,6 +146,7 @@ def test_patience_stops_early(cli, tmp_path, text):
     assert code == 0, err
     # lr 0: the first validation is the best, the next two do not improve: stop at step 6
     assert checkpoint.load(run / "checkpoint.pt").progress.step == 6
+    assert "stopped early: validation stopped improving" in err and "best.pt" in err
 
 
 def test_bf16_refused_where_unsupported(cli, tmp_path, text):

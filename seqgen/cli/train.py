@@ -282,6 +282,16 @@ def report(summary: dict, out: Path) -> None:
             f"({summary['wall_time']:.0f} s with validation and saving): "
             f"val {last['val_nats_per_token']:.4f} nats/token = "
             f"{last['val_bits_per_unit']:.4f} bits/{last['unit']}"
-            + (" (stopped early)" if summary["stopped_early"] else "")
         )
+        best = summary["best_val_nats_per_token"]
+        if summary["stopped_early"]:
+            note(
+                "stopped early: validation stopped improving (--patience); the best, "
+                f"{best:.4f} nats/token, is in {out / 'best.pt'}"
+            )
+        elif best < last["val_nats_per_token"]:
+            note(
+                f"validation was better earlier: {best:.4f} nats/token, kept in "
+                f"{out / 'best.pt'} (generate and eval use it)"
+            )
     note(f"saved {out / 'checkpoint.pt'}; try: seqgen generate {out}")
