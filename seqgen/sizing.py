@@ -38,6 +38,7 @@ CALIBRATION_SECONDS = 1.0  # ... or fewer, once they took this long
 BUDGET_HELP = {
     **{k: f"{v:g}" for k, v in {**BUDGET_MODEL, **BUDGET_TRAIN}.items()},
     "hidden_size": "256, or 512 where the budget reads the corpus 3 times with it",
+    "lr": "0.005, or 0.004 when 512 wide",
     "dropout": "0 to 0.3, more the more passes over a small corpus the budget allows",
 }
 

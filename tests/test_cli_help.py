@@ -89,7 +89,7 @@ def test_train_help_says_what_budget_sizing_chooses():
     for name in SIZED:
         assert "sized for --max-time" in helps[name], f"--{name} hides that sizing replaces it"
     for name, value in {**BUDGET_MODEL, **BUDGET_TRAIN}.items():
-        assert f"sized for --max-time: {value:g}]" in helps[name]
+        assert f"sized for --max-time: {value:g}" in helps[name]  # first, as the value
     assert "sized for --max-time" in helps["max_time"]
 
 
