@@ -11,7 +11,7 @@ tokens before its cut (not scored), so it starts with the state of its context::
 
 An LSTM forgets fast: with a warm-up of 64 tokens the sum equals the sequential one (one
 stream, batch 1) to about 1e-6 nats per token on Tiny Shakespeare, at 64 streams; without it,
-3e-3 (bench/eval_speed.py).
+3e-3 to 4e-3 (bench/eval_speed.py).
 """
 
 from __future__ import annotations
