@@ -31,14 +31,11 @@ EPS = 1e-6  # seconds: decoded times are multiples of 10 ms in float
 
 
 def longest_and_polyphony(piece) -> tuple[float, int]:
-    """Longest note (s) and most notes sounding at once; a note ending where another starts
-    does not overlap it."""
-    events = sorted([(n.start, 1) for n in piece.notes] + [(n.end, -1) for n in piece.notes])
-    sounding = most = 0
-    for _, step in events:
-        sounding += step
-        most = max(most, sounding)
-    return max((n.end - n.start for n in piece.notes), default=0.0), most
+    """Longest note (s) and most notes sounding at once."""
+    from seqgen_plugins.midi.io import longest_and_polyphony as of_spans
+
+    longest, most = of_spans((n.start, n.end) for n in piece.notes)
+    return float(longest), most
 
 
 def documents(ids: np.ndarray, eod: int) -> list[list[int]]:

@@ -54,6 +54,18 @@ class Piece:
         return len(self.notes)
 
 
+def longest_and_polyphony(spans) -> tuple:
+    """(longest, most sounding at once) of (start, end) spans, in their own units; a span
+    ending where another starts does not overlap it."""
+    spans = list(spans)
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    sounding = most = 0
+    for _, step in events:  # ends (-1) sort before starts at the same time
+        sounding += step
+        most = max(most, sounding)
+    return max((e - s for s, e in spans), default=0), most
+
+
 def _quiet():
     """pretty_midi/mido/music21 warn about harmless oddities of real files on every read."""
     stack = contextlib.ExitStack()

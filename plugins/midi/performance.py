@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
-from seqgen_plugins.midi.io import DEFAULT_TEMPO, Note, Piece
+from seqgen_plugins.midi.io import DEFAULT_TEMPO, Note, Piece, longest_and_polyphony
 from seqgen_plugins.midi.vocab import (
     DENS,
     EOD,
@@ -157,12 +157,7 @@ class Performance:
         """(longest note in 10 ms steps, most notes sounding at once) as this encoding keeps
         the piece; a note ending where another starts does not overlap it."""
         _, _, notes = self.canon(piece)
-        events = sorted([(s, 1) for _, _, s, _, _ in notes] + [(e, -1) for _, _, _, e, _ in notes])
-        sounding = most = 0
-        for _, step in events:  # ends (-1) sort before starts at the same step
-            sounding += step
-            most = max(most, sounding)
-        return max((e - s for _, _, s, e, _ in notes), default=0), most
+        return longest_and_polyphony((s, e) for _, _, s, e, _ in notes)
 
     def constraint(self, limits: dict | None = None) -> PerformanceConstraint:
         limits = limits or {}
