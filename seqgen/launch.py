@@ -48,8 +48,10 @@ def launch(nproc: int, argv: list[str]) -> int:
     try:
         run(args)
     except SignalException:  # Ctrl-C (or SIGTERM): the processes had it too; rank 0 said so
+        _quiet_teardown()
         return 130
     except ChildFailedError as e:
+        _quiet_teardown()
         rank, failure = e.get_first_failure()
         code = failure.exitcode
         if code in (1, 2, 130):  # the process said why itself, in one line
@@ -66,7 +68,26 @@ def launch(nproc: int, argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
+    _quiet_teardown()
     return 0
+
+
+def _quiet_teardown() -> None:
+    """Once torchrun has returned, this process only exits. A repeated Ctrl-C (the terminal's,
+    or torchrun's own forwarding) is already answered, and torchrun's rendezvous timer stops in
+    a finalizer at exit: a signal landing there would print a traceback for nothing."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    sys.unraisablehook = _unraisable
+
+
+def _unraisable(info) -> None:
+    """Interruptions in teardown finalizers pass quietly; anything else is one line."""
+    if isinstance(info.exc_value, (KeyboardInterrupt, SystemExit)) or type(
+        info.exc_value
+    ).__name__.endswith("SignalException"):
+        return
+    print(f"seqgen: warning: while exiting: {info.exc_value!r}", file=sys.stderr)
 
 
 def _hush_torchrun() -> None:

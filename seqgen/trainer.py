@@ -277,8 +277,9 @@ class Trainer:
         try:
             yield
         finally:
+            late = self.world.size > 1 and self.stop_requested  # torchrun forwards it again
             for sig, was in old.items():
-                signal.signal(sig, was)
+                signal.signal(sig, signal.SIG_IGN if late else was)
 
     # --- checkpoints -----------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:

@@ -105,3 +105,55 @@ def test_one_process_world_costs_nothing_and_needs_no_group():
     assert arr.tolist() == [1, 1, 1]
     assert SINGLE.gather("x") == ["x"] and SINGLE.first(lambda: 5) == 5
     assert SINGLE.agree([1.0, 2.0]).tolist() == [[1.0, 2.0]]
+
+
+TEARDOWN = """
+import os, signal, weakref
+from seqgen.launch import _quiet_teardown
+
+class Timer:
+    pass
+
+def stop():
+    raise {exc}
+
+timer = Timer()
+weakref.finalize(timer, stop)
+_quiet_teardown()
+os.kill(os.getpid(), signal.SIGINT)  # a late, forwarded Ctrl-C
+del timer
+"""
+
+
+@pytest.mark.parametrize("exc", ["KeyboardInterrupt", "RuntimeError('store closed')"])
+def test_the_launcher_exits_quietly_after_torchrun_returns(exc):
+    import subprocess
+    import sys
+
+    code = TEARDOWN.format(exc=exc)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    if exc == "KeyboardInterrupt":
+        assert proc.stderr == ""
+    else:
+        assert proc.stderr.count("\n") == 1 and "store closed" in proc.stderr
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_a_stopping_rank_ignores_the_stop_torchrun_forwards_late(world):
+    import signal
+    from types import SimpleNamespace
+
+    from seqgen.trainer import Trainer
+
+    before = signal.getsignal(signal.SIGINT)
+    t = SimpleNamespace(world=SimpleNamespace(size=world), stop_requested=False, asked_at=0.0)
+    try:
+        with Trainer._deferred_interrupt(t):
+            signal.raise_signal(signal.SIGINT)  # the first Ctrl-C asks for a stop
+            assert t.stop_requested
+            signal.raise_signal(signal.SIGINT)  # a repeat within a second is the same request
+        after = signal.getsignal(signal.SIGINT)
+        assert after == (signal.SIG_IGN if world > 1 else before)
+    finally:
+        signal.signal(signal.SIGINT, before)
