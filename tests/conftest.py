@@ -76,3 +76,24 @@ def install_plugin(tmp_path, monkeypatch):
 
     yield install
     registry.load.cache_clear()
+
+
+@pytest.fixture
+def bad_midis():
+    """Writes, beside a good MIDI file, four broken ones (cut short, random bytes, empty, no
+    notes); returns their names."""
+
+    def write(good: Path) -> set[str]:
+        import numpy as np
+        import pretty_midi
+
+        folder, data = good.parent, good.read_bytes()
+        (folder / "truncated.mid").write_bytes(data[: len(data) // 3])
+        (folder / "random.mid").write_bytes(np.random.default_rng(0).bytes(3000))
+        (folder / "empty.mid").write_bytes(b"")
+        silent = pretty_midi.PrettyMIDI()
+        silent.instruments.append(pretty_midi.Instrument(0))
+        silent.write(str(folder / "noteless.mid"))
+        return {"truncated.mid", "random.mid", "empty.mid", "noteless.mid"}
+
+    return write

@@ -90,29 +90,21 @@ def test_round_trip_against_quantised_reference(tmp_path, options):
     assert tok.canon(again)[-1] == tok.canon(got)[-1]
 
 
-def test_bad_files_are_skipped_with_warning_and_summary(tmp_path, cli):
+def test_bad_files_are_skipped_with_warning_and_summary(tmp_path, cli, bad_midis):
     folder = tmp_path / "songs"
     folder.mkdir()
-    good = make_midi(folder / "good.mid")
+    bad = bad_midis(make_midi(folder / "good.mid")) | {"broken.musicxml"}
     make_midi(folder / "good2.mid", seed=1)
-    data = good.read_bytes()
-    (folder / "truncated.mid").write_bytes(data[: len(data) // 3])
-    (folder / "random.mid").write_bytes(np.random.default_rng(0).bytes(3000))
-    (folder / "empty.mid").write_bytes(b"")
-    silent = pretty_midi.PrettyMIDI()
-    silent.instruments.append(pretty_midi.Instrument(0))
-    silent.write(str(folder / "noteless.mid"))
     (folder / "broken.musicxml").write_text("<score-partwise><part")
 
     tok = MidiTokenizer.create()
-    for name in ("truncated.mid", "random.mid", "empty.mid", "noteless.mid", "broken.musicxml"):
+    for name in sorted(bad):
         with pytest.raises(DataError, match=name):
             list(tok.read(folder / name))
 
     code, out, err = cli("prepare", "-d", "midi", "-c", folder)
     assert code == 0, err
     report = json.loads(out)
-    bad = {"truncated.mid", "random.mid", "empty.mid", "noteless.mid", "broken.musicxml"}
     assert {Path(p).name for p in report["skipped"]} == bad
     for name in bad:
         assert name in err and "warning" in err

@@ -222,16 +222,9 @@ def test_prime_text_is_token_names():
 
 
 # --- bad input and a missing extra -------------------------------------------------------------
-def test_bad_files_are_skipped_with_one_line_each(tmp_path, cli):
+def test_bad_files_are_skipped_with_one_line_each(tmp_path, cli, bad_midis):
     folder = song_folder(tmp_path, n=2)
-    data = (folder / "s0.mid").read_bytes()
-    (folder / "truncated.mid").write_bytes(data[: len(data) // 3])
-    (folder / "random.mid").write_bytes(np.random.default_rng(0).bytes(3000))
-    (folder / "empty.mid").write_bytes(b"")
-    silent = pretty_midi.PrettyMIDI()
-    silent.instruments.append(pretty_midi.Instrument(0))
-    silent.write(str(folder / "noteless.mid"))
-    bad = {"truncated.mid", "random.mid", "empty.mid", "noteless.mid"}
+    bad = bad_midis(folder / "s0.mid")
     code, out, err = cli("prepare", "-d", "miditok", "-c", folder)
     assert code == 0, err
     assert {Path(p).name for p in json.loads(out)["skipped"]} == bad
