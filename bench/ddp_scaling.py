@@ -21,18 +21,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-SHARED = Path(os.environ.get("SEQGEN_CORPORA", Path(__file__).parents[2] / "shared" / "corpora"))
+from runner import shakespeare_or_standin
 
 
 def corpus(given: str | None, tmp: Path) -> Path:
-    if given:
-        return Path(given)
-    shakespeare = SHARED / "tinyshakespeare" / "input.txt"
-    if shakespeare.is_file():
-        return shakespeare
-    path = tmp / "corpus.txt"
-    path.write_text("".join(f"line {i}: the quick brown fox, {i * 7 % 13}\n" for i in range(20000)))
-    return path
+    return Path(given) if given else shakespeare_or_standin(tmp)
 
 
 def seqgen(*args: str, nproc: int = 1) -> str:

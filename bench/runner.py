@@ -5,9 +5,12 @@ run at the same time, one thread each, so both see the same load."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+SHARED = Path(os.environ.get("SEQGEN_CORPORA", Path(__file__).parents[2] / "shared" / "corpora"))
 LAUNCHER = "import sys; from seqgen.cli import main; sys.argv[0] = 'seqgen'; main()"
 
 
@@ -35,3 +38,13 @@ def run_all(jobs: list[list], parallel: bool) -> None:
         _, err = proc.communicate()
         if proc.returncode != 0:
             sys.exit(f"seqgen {' '.join(args)} failed:\n{err.decode()}")
+
+
+def shakespeare_or_standin(tmp: Path) -> Path:
+    """Tiny Shakespeare from the shared corpora, or 20,000 generated lines where they are absent."""
+    shakespeare = SHARED / "tinyshakespeare" / "input.txt"
+    if shakespeare.is_file():
+        return shakespeare
+    path = tmp / "corpus.txt"
+    path.write_text("".join(f"line {i}: the quick brown fox, {i * 7 % 13}\n" for i in range(20000)))
+    return path

@@ -21,18 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-SHARED = Path(os.environ.get("SEQGEN_CORPORA", Path(__file__).parents[2] / "shared" / "corpora"))
+from runner import shakespeare_or_standin
+
 CORES = len(os.sched_getaffinity(0))
 CASES = {"default": [], "threads_1": ["--threads", "1"], "threads_all": ["--threads", str(CORES)]}
-
-
-def corpus(tmp: Path) -> Path:
-    shakespeare = SHARED / "tinyshakespeare" / "input.txt"
-    if shakespeare.is_file():
-        return shakespeare
-    path = tmp / "corpus.txt"
-    path.write_text("".join(f"line {i}: the quick brown fox, {i * 7 % 13}\n" for i in range(20000)))
-    return path
 
 
 def train(text: Path, out: Path, extra: list[str], limit: list[str]) -> dict:
@@ -86,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     results: dict[str, dict[str, list]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        text = corpus(Path(tmp))
+        text = shakespeare_or_standin(Path(tmp))
         for r in range(args.rounds):
             one_round(text, Path(tmp), r, args, results)
     med = {k: {m: statistics.median(v) for m, v in d.items()} for k, d in results.items()}
