@@ -157,3 +157,31 @@ def test_a_stopping_rank_ignores_the_stop_torchrun_forwards_late(world):
         assert after == (signal.SIG_IGN if world > 1 else before)
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_rank_leaving_on_an_error_skips_the_teardown_that_can_abort(monkeypatch):
+    """The process group's threads, destroyed at interpreter exit while a peer leaves too, can
+    abort a rank (SIGABRT) after it printed its one line: a rank with a group exits directly."""
+    import os
+    import sys
+    import types
+
+    from seqgen import cli
+
+    group = types.SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True)
+    monkeypatch.setitem(sys.modules, "torch.distributed", group)
+    left = []
+
+    def direct(code):
+        left.append(code)
+        raise RuntimeError("left directly")
+
+    monkeypatch.setattr(os, "_exit", direct)
+    with pytest.raises(RuntimeError):
+        cli._exit(1)
+    assert left == [1]
+    group.is_initialized = lambda: False  # one process, or a group already closed: a plain exit
+    with pytest.raises(SystemExit) as e:
+        cli._exit(1)
+    assert e.value.code == 1 and left == [1]
+    cli._exit(0)  # success returns from main, as before

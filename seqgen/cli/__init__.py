@@ -103,32 +103,35 @@ _CLICK_ERRORS = getattr(typer, "TyperException", None) or __import__("click").Cl
 
 
 def main() -> None:
+    _exit(_main())
+
+
+def _main() -> int:
     try:
         _plugin_commands()
         code = app(standalone_mode=False)  # click's own errors are printed below, in one line
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        return code if isinstance(code, int) else 0
     except _CLICK_ERRORS as e:  # a misspelled command or option, a bad value
         if type(e).__name__ != "NoArgsIsHelpError":  # that one has shown the help already
             print(f"seqgen: error: {' '.join(e.format_message().split())}", file=sys.stderr)
-        sys.exit(e.exit_code)
+        return e.exit_code
     except typer.Abort:
         print("seqgen: aborted", file=sys.stderr)
-        sys.exit(1)
+        return 1
     except SeqgenError as e:
         if not getattr(e, "said_elsewhere", False):  # another process of the run says it
             print(f"seqgen: error: {e}", file=sys.stderr)
-        sys.exit(1)
+        return 1
     except KeyboardInterrupt:
         print("seqgen: interrupted", file=sys.stderr)
-        sys.exit(130)
+        return 130
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"seqgen: error: {where}{e.strerror or e}", file=sys.stderr)
-        sys.exit(1)
+        return 1
     except MemoryError:
         print("seqgen: error: out of memory (try a smaller --batch-size or model)", file=sys.stderr)
-        sys.exit(1)
+        return 1
     except Exception as e:  # the last net: a bug (ours or a plugin's) is still one line
         if os.environ.get("SEQGEN_DEBUG"):
             raise
@@ -138,4 +141,17 @@ def main() -> None:
             "(a bug; SEQGEN_DEBUG=1 shows the traceback)",
             file=sys.stderr,
         )
-        sys.exit(1)
+        return 1
+
+
+def _exit(code: int) -> None:
+    """Exit with ``code``. A process of a multi-process run that leaves on an error has said
+    why; it skips the interpreter's teardown, where the process group's threads, destroyed
+    while a peer leaves too, can abort the process ("terminate called ...", SIGABRT)."""
+    dist = sys.modules.get("torch.distributed")
+    if code and dist is not None and dist.is_available() and dist.is_initialized():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    if code:
+        sys.exit(code)
