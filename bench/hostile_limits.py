@@ -94,67 +94,26 @@ def run(cmd: list[str], env: dict) -> dict:
 def bombs(d: Path, seqgen: list[str]) -> dict[str, list[str]]:
     tiny = ["--hidden-size", "16", "--embedding-size", "8", "--max-steps", "2", "-q"]
     run_dir = d / "run"
-    subword = [*seqgen, "prepare", "-d", "subword", "-c", str(no_spaces(d))]
+    prepare, train = [*seqgen, "prepare", "-d"], [*seqgen, "train", "-d", "char", "-c"]
+    subword = [*prepare, "subword", "-c", str(no_spaces(d))]
+    generate = [*seqgen, "generate", str(run_dir)]
+    frames = [*prepare, "midi", "-o", "encoding=frames"]
+    chars_run = ["--out", str(d / "chars-run"), *tiny]
     return {
         "baseline_python_torch": [sys.executable, "-c", "import torch"],
-        "midi_long_note": [*seqgen, "prepare", "-d", "midi", "-c", str(midi_long_note(d))],
-        "midi_long_note_frames": [
-            *seqgen,
-            "prepare",
-            "-d",
-            "midi",
-            "-o",
-            "encoding=frames",
-            "-c",
-            str(d / "bomb.mid"),
-        ],  # fmt: skip
-        "million_distinct_chars": [
-            *seqgen,
-            "train",
-            "-d",
-            "char",
-            "-c",
-            str(million_chars(d)),
-            "--out",
-            str(d / "chars-run"),
-            *tiny,
-        ],  # fmt: skip
-        "markup_repeated_pi": [*seqgen, "prepare", "-d", "markup", "-c", str(markup_pi(d))],
+        "midi_long_note": [*prepare, "midi", "-c", str(midi_long_note(d))],
+        "midi_long_note_frames": [*frames, "-c", str(d / "bomb.mid")],
+        "million_distinct_chars": [*train, str(million_chars(d)), *chars_run],
+        "markup_repeated_pi": [*prepare, "markup", "-c", str(markup_pi(d))],
         **{
             f"subword_{model}_no_spaces": [*subword, "-o", f"model={model}"]
             for model in ("bpe", "unigram")
         },
-        "train_small_run": [
-            *seqgen,
-            "train",
-            "-d",
-            "char",
-            "-c",
-            str(small_text(d)),
-            "--out",
-            str(run_dir),
-            *tiny,
-        ],  # fmt: skip
-        "prime_file_50mb": [
-            *seqgen,
-            "generate",
-            str(run_dir),
-            "--prime-file",
-            str(big_file(d)),
-            "-n",
-            "5",
-            "-q",
-        ],  # fmt: skip
-        "length_a_billion": [*seqgen, "generate", str(run_dir), "--length", "1000000000", "-q"],
-        "glob_symlink_loop": [
-            *seqgen,
-            "prepare",
-            "-d",
-            "char",
-            "-c",
-            str(symlink_loop(d)) + "/**/*.txt",
-        ],  # fmt: skip
-    }
+        "train_small_run": [*train, str(small_text(d)), "--out", str(run_dir), *tiny],
+        "prime_file_50mb": [*generate, "--prime-file", str(big_file(d)), "-n", "5", "-q"],
+        "length_a_billion": [*generate, "--length", "1000000000", "-q"],
+        "glob_symlink_loop": [*prepare, "char", "-c", str(symlink_loop(d)) + "/**/*.txt"],
+    }  # fmt: skip
 
 
 def big_file(d: Path) -> Path:

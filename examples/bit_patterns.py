@@ -68,6 +68,18 @@ def period_of(name: str) -> int:
     return zeros + ones
 
 
+def tiny_lstm(vocab_size: int, hidden_size: int, seed: int) -> LSTMLanguageModel:
+    """One layer of ``hidden_size`` cells, forget gates biased open so they remember."""
+    torch.manual_seed(seed)
+    cfg = ModelConfig(
+        vocab_size=vocab_size, hidden_size=hidden_size, num_layers=1, embedding_size=4, dropout=0.0
+    )
+    model = LSTMLanguageModel(cfg)
+    with torch.no_grad():
+        model.lstm.bias_ih_l0[hidden_size : 2 * hidden_size] += FORGET_BIAS
+    return model
+
+
 def learn(
     name: str,
     hidden_size: int = 1,
@@ -87,17 +99,7 @@ def learn(
     x, y = seq[:, :-1], seq[:, 1:]
     prime, truth = ids[: 2 * P].tolist(), ids[2 * P : 2 * P + check_length].tolist()
 
-    torch.manual_seed(seed)
-    cfg = ModelConfig(
-        vocab_size=tok.vocab_size,
-        hidden_size=hidden_size,
-        num_layers=1,
-        embedding_size=4,
-        dropout=0.0,
-    )
-    model = LSTMLanguageModel(cfg)
-    with torch.no_grad():
-        model.lstm.bias_ih_l0[hidden_size : 2 * hidden_size] += FORGET_BIAS
+    model = tiny_lstm(tok.vocab_size, hidden_size, seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses: list[float] = []
     steps, out, t0 = None, [], time.perf_counter()

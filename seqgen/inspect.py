@@ -215,22 +215,8 @@ def plot(
             ind[None, :], aspect="auto", cmap="Greys", vmin=0, vmax=1, interpolation="nearest"
         )
         ax.set_yticks([0], ["regex"])
-    styles = {"c": ("RdBu_r", None), "h": ("RdBu_r", 1.0), "g": ("RdBu_r", 1.0)}
     for ax, q in zip(axes, show, strict=True):
-        data = tr.values[q][layer][:, units].T  # (units, T)
-        cmap, lim = styles.get(q, ("viridis", None))
-        if q in ("i", "f", "o"):
-            im = ax.imshow(data, aspect="auto", cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
-        else:
-            lim = lim or max(float(np.abs(data).max()), 1e-6)
-            im = ax.imshow(
-                data, aspect="auto", cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest"
-            )
-        ax.set_ylabel(NAMES[q], fontsize=8)
-        if rows <= 40:
-            names = [f"{u} ({corr[u]:+.2f})" if corr is not None else str(u) for u in units]
-            ax.set_yticks(range(rows), names, fontsize=7)
-        fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
+        _panel(fig, ax, tr.values[q][layer][:, units].T, q, units, corr)
     last = axes[-1]
     if T <= 160:
         last.set_xticks(range(T), [show_label(s) for s in tr.labels], fontsize=7)
@@ -242,6 +228,24 @@ def plot(
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+_STYLES = {"c": ("RdBu_r", None), "h": ("RdBu_r", 1.0), "g": ("RdBu_r", 1.0)}
+
+
+def _panel(fig, ax, data: np.ndarray, q: str, units: list[int], corr) -> None:
+    """One quantity's heatmap (units x tokens): gates on 0..1, the rest symmetric about 0."""
+    cmap, lim = _STYLES.get(q, ("viridis", None))
+    if q in ("i", "f", "o"):
+        im = ax.imshow(data, aspect="auto", cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    else:
+        lim = lim or max(float(np.abs(data).max()), 1e-6)
+        im = ax.imshow(data, aspect="auto", cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest")
+    ax.set_ylabel(NAMES[q], fontsize=8)
+    if len(units) <= 40:
+        names = [f"{u} ({corr[u]:+.2f})" if corr is not None else str(u) for u in units]
+        ax.set_yticks(range(len(units)), names, fontsize=7)
+    fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
 
 
 def write_csv(

@@ -61,7 +61,11 @@ def evaluate(
     if as_json:
         emit_json(report)
         return
-    unit = model.tokenizer.unit
+    show(report, model.tokenizer.unit)
+
+
+def show(report: dict, unit: str) -> None:
+    """The report as lines: per token and per unit, the domain's other units, the cache."""
     typer.echo(
         f"{report['corpus']} [{report['split']}]: {report['nats_per_token']:.4f} nats/token, "
         f"{report['bits_per_token']:.4f} bits/token, perplexity {report['perplexity']:.2f}\n"

@@ -4,70 +4,113 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from seqgen.errors import SeqgenError
 
-
-def generate(
-    target: Path = typer.Argument(..., metavar="RUN", help="Run directory or checkpoint file."),
-    length: int = typer.Option(
-        None,
+# The options, declared once (typer reads them from the annotations).
+Target = Annotated[Path, typer.Argument(metavar="RUN", help="Run directory or checkpoint file.")]
+Length = Annotated[
+    int | None,
+    typer.Option(
         "--length",
         "-n",
         help="Tokens to generate per sample. [default: 500; with --seconds or --bars: at most "
         "100000]",
     ),
-    seconds: float = typer.Option(
-        None, "--seconds", help="Generate this many seconds instead of --length (music domains)."
+]
+Seconds = Annotated[
+    float | None,
+    typer.Option(
+        "--seconds", help="Generate this many seconds instead of --length (music domains)."
     ),
-    bars: float = typer.Option(
-        None, "--bars", help="Generate this many bars instead of --length (music domains)."
-    ),
-    temperature: float = typer.Option(
-        1.0, "--temperature", "-t", help="Below 1: safer; above: wilder."
-    ),
-    top_k: int = typer.Option(
-        None, help="Sample only from the k likeliest tokens. [default: all tokens]"
-    ),
-    top_p: float = typer.Option(
-        None, help="Sample from the smallest set holding this probability. [default: 1]"
-    ),
-    greedy: bool = typer.Option(False, "--greedy", help="Always take the likeliest token."),
-    beam: int = typer.Option(
-        1, "--beam", help="Beam search: keep this many likeliest continuations; 1: sample."
-    ),
-    length_penalty: float = typer.Option(
-        1.0,
+]
+Bars = Annotated[
+    float | None,
+    typer.Option("--bars", help="Generate this many bars instead of --length (music domains)."),
+]
+Temperature = Annotated[
+    float, typer.Option("--temperature", "-t", help="Below 1: safer; above: wilder.")
+]
+TopK = Annotated[
+    int | None, typer.Option(help="Sample only from the k likeliest tokens. [default: all tokens]")
+]
+TopP = Annotated[
+    float | None,
+    typer.Option(help="Sample from the smallest set holding this probability. [default: 1]"),
+]
+Greedy = Annotated[bool, typer.Option("--greedy", help="Always take the likeliest token.")]
+Beam = Annotated[
+    int,
+    typer.Option("--beam", help="Beam search: keep this many likeliest continuations; 1: sample."),
+]
+LengthPenalty = Annotated[
+    float,
+    typer.Option(
         "--length-penalty",
         help="Beam search ranks log p / length^A: 0 favours short samples, 1 none.",
     ),
-    prime: str = typer.Option(None, "--prime", "-p", help="Text the samples continue."),
-    prime_file: Path = typer.Option(None, help="A file (in the domain's format) to continue."),
-    seed: int = typer.Option(
-        None, help="Random seed: the same seed gives the same samples. [default: a fresh one]"
-    ),
-    num_samples: int = typer.Option(1, "--num-samples", "-N", help="Samples, drawn as one batch."),
-    out: Path = typer.Option(
-        None,
+]
+Prime = Annotated[str | None, typer.Option("--prime", "-p", help="Text the samples continue.")]
+PrimeFile = Annotated[
+    Path | None, typer.Option(help="A file (in the domain's format) to continue.")
+]
+Seed = Annotated[
+    int | None,
+    typer.Option(help="Random seed: the same seed gives the same samples. [default: a fresh one]"),
+]
+NumSamples = Annotated[
+    int, typer.Option("--num-samples", "-N", help="Samples, drawn as one batch.")
+]
+Out = Annotated[
+    Path | None,
+    typer.Option(
         "--out",
         help="Write the sample in the domain's native format (FILE-2, FILE-3, ... "
         "for more samples). A domain whose output is not text then prints a one-line summary "
         "instead of the sample's tokens.",
     ),
-    audio: Path = typer.Option(
-        None, "--audio", help="Also render the sample as audio (.wav; music domains)."
-    ),
-    plot: Path = typer.Option(
-        None, "--plot", help="Also draw the sample as a picture (.png; music domains)."
-    ),
-    cache: bool = typer.Option(
-        True,
+]
+Audio = Annotated[
+    Path | None,
+    typer.Option("--audio", help="Also render the sample as audio (.wav; music domains)."),
+]
+Plot = Annotated[
+    Path | None,
+    typer.Option("--plot", help="Also draw the sample as a picture (.png; music domains)."),
+]
+Cache = Annotated[
+    bool,
+    typer.Option(
         "--cache/--no-cache",
         help="Mix in the run's document cache (runs trained with --cache): repeated phrases.",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print samples to stdout."),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Do not print samples to stdout.")]
+
+
+def generate(
+    target: Target,
+    length: Length = None,
+    seconds: Seconds = None,
+    bars: Bars = None,
+    temperature: Temperature = 1.0,
+    top_k: TopK = None,
+    top_p: TopP = None,
+    greedy: Greedy = False,
+    beam: Beam = 1,
+    length_penalty: LengthPenalty = 1.0,
+    prime: Prime = None,
+    prime_file: PrimeFile = None,
+    seed: Seed = None,
+    num_samples: NumSamples = 1,
+    out: Out = None,
+    audio: Audio = None,
+    plot: Plot = None,
+    cache: Cache = True,
+    quiet: Quiet = False,
 ) -> None:
     """Generate from a trained model. Example: seqgen generate runs/char --prime "ROMEO:" """
     from seqgen import api

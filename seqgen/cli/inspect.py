@@ -5,50 +5,74 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from seqgen.errors import SeqgenError
 
-
-def inspect(
-    target: Path = typer.Argument(..., metavar="RUN", help="Run directory or checkpoint file."),
-    text: str = typer.Option(None, "--text", "-t", help="The input to run the model over."),
-    prime_file: Path = typer.Option(
-        None, "--prime-file", help="Read the input from a file (in the domain's format)."
-    ),
-    plot: Path = typer.Option(None, "--plot", help="Write a heatmap PNG: a row per unit."),
-    csv: Path = typer.Option(
-        None, "--csv", help="Write one row per token: every quantity of the shown units."
-    ),
-    npz: Path = typer.Option(
-        None, "--npz", help="Write all layers, units and quantities as NumPy arrays."
-    ),
-    layer: int = typer.Option(
-        None, "--layer", "-l", help="LSTM layer, counted from 0. [default: the top layer]"
-    ),
-    units: str = typer.Option(
-        None, "--units", "-u", help="Units to show, e.g. 3,17,42 or 0-15. [default: up to 32]"
-    ),
-    regex: str = typer.Option(
-        None,
+# The options, declared once (typer reads them from the annotations).
+Target = Annotated[Path, typer.Argument(metavar="RUN", help="Run directory or checkpoint file.")]
+Text = Annotated[str | None, typer.Option("--text", "-t", help="The input to run the model over.")]
+PrimeFile = Annotated[
+    Path | None,
+    typer.Option("--prime-file", help="Read the input from a file (in the domain's format)."),
+]
+Plot = Annotated[Path | None, typer.Option("--plot", help="Write a heatmap PNG: a row per unit.")]
+Csv = Annotated[
+    Path | None,
+    typer.Option("--csv", help="Write one row per token: every quantity of the shown units."),
+]
+Npz = Annotated[
+    Path | None,
+    typer.Option("--npz", help="Write all layers, units and quantities as NumPy arrays."),
+]
+Layer = Annotated[
+    int | None,
+    typer.Option("--layer", "-l", help="LSTM layer, counted from 0. [default: the top layer]"),
+]
+Units = Annotated[
+    str | None,
+    typer.Option("--units", "-u", help="Units to show, e.g. 3,17,42 or 0-15. [default: up to 32]"),
+]
+Regex = Annotated[
+    str | None,
+    typer.Option(
         "--regex",
         "-r",
         help="Mark the tokens a regular expression matches, e.g. '\"[^\"]*\"' or '\\n'.",
     ),
-    top: int = typer.Option(
-        None, "--top", "-k", help="Show the N units most correlated with --regex."
-    ),
-    rank_by: str = typer.Option(
-        "c", "--rank-by", help="Quantity --top ranks by: c, h, i, f, g or o."
-    ),
-    show: str = typer.Option(
-        "c,h", "--show", help="Quantities to plot: any of c,h,i,f,g,o, or 'all'."
-    ),
-    max_tokens: int = typer.Option(
-        2000, "--max-tokens", help="Use at most this many tokens of the input."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the unit summary as JSON."),
+]
+Top = Annotated[
+    int | None, typer.Option("--top", "-k", help="Show the N units most correlated with --regex.")
+]
+RankBy = Annotated[
+    str, typer.Option("--rank-by", help="Quantity --top ranks by: c, h, i, f, g or o.")
+]
+Show = Annotated[
+    str, typer.Option("--show", help="Quantities to plot: any of c,h,i,f,g,o, or 'all'.")
+]
+MaxTokens = Annotated[
+    int, typer.Option("--max-tokens", help="Use at most this many tokens of the input.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the unit summary as JSON.")]
+
+
+def inspect(
+    target: Target,
+    text: Text = None,
+    prime_file: PrimeFile = None,
+    plot: Plot = None,
+    csv: Csv = None,
+    npz: Npz = None,
+    layer: Layer = None,
+    units: Units = None,
+    regex: Regex = None,
+    top: Top = None,
+    rank_by: RankBy = "c",
+    show: Show = "c,h",
+    max_tokens: MaxTokens = 2000,
+    as_json: AsJson = False,
 ) -> None:
     """Show what LSTM cells remember. Example: seqgen inspect runs/char --prime-file play.txt
     --regex '"[^"]*"' --top 5 --plot quotes.png"""
@@ -64,16 +88,7 @@ def inspect(
     ids = _input_ids(tok, text, prime_file, max_tokens)
     tr = look.run(model, tok, ids)
     layer, chosen, corr, ind = look.select(tr, layer, units, regex, top, rank_by)
-    summary = {
-        "layer": layer,
-        "tokens": len(ids),
-        "units": [
-            {"unit": u, **({"correlation": round(float(corr[u]), 4)} if corr is not None else {})}
-            for u in chosen
-        ],
-    }
-    if regex is not None:
-        summary.update(regex=regex, rank_by=rank_by, matched_tokens=int(ind.sum()))
+    summary = _summary(layer, ids, chosen, corr, regex, rank_by, ind)
     if plot is not None:
         title = f"layer {layer}, {len(ids)} tokens"
         if regex is not None:
@@ -86,13 +101,33 @@ def inspect(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     elif corr is not None:
-        what = "most correlated with" if top is not None else "correlation with"
-        typer.echo(f"layer {layer}, {look.NAMES[rank_by]}, units {what} {regex!r}:")
-        for u in chosen:
-            typer.echo(f"  unit {u:>4}  r = {corr[u]:+.3f}")
+        _print_correlations(layer, chosen, corr, regex, rank_by, top is not None)
     for path in (plot, csv, npz):
         if path is not None:
             print(f"seqgen: wrote {path}", file=sys.stderr)
+
+
+def _summary(layer, ids, chosen, corr, regex, rank_by, ind) -> dict:
+    summary = {
+        "layer": layer,
+        "tokens": len(ids),
+        "units": [
+            {"unit": u, **({"correlation": round(float(corr[u]), 4)} if corr is not None else {})}
+            for u in chosen
+        ],
+    }
+    if regex is not None:
+        summary.update(regex=regex, rank_by=rank_by, matched_tokens=int(ind.sum()))
+    return summary
+
+
+def _print_correlations(layer, chosen, corr, regex, rank_by, ranked: bool) -> None:
+    from seqgen import inspect as look
+
+    what = "most correlated with" if ranked else "correlation with"
+    typer.echo(f"layer {layer}, {look.NAMES[rank_by]}, units {what} {regex!r}:")
+    for u in chosen:
+        typer.echo(f"  unit {u:>4}  r = {corr[u]:+.3f}")
 
 
 def _check_choices(top, regex, units, rank_by, show, max_tokens) -> list[str]:
