@@ -286,3 +286,26 @@ def test_an_exposed_host_is_warned_about(cli, monkeypatch, studio_runs):
     assert code == 0 and "no authentication" in out and "0.0.0.0" in out
     code, out, _ = cli("studio", studio_runs, "--port", "0")
     assert code == 0 and "authentication" not in out
+
+
+def test_the_documented_curl_example_runs(studio, tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    doc = (Path(__file__).parents[1] / "docs" / "studio.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```bash\n(.*?)```", doc, re.S) if "curl" in b]
+    assert len(blocks) == 1
+    script = blocks[0].replace("http://127.0.0.1:8765", studio.url).replace('"bach"', '"music"')
+    script = script.replace("run=bach", "run=music")
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(r"[\d,]+ events, [\d.]+ seconds, [\d.]+ bars", lines[0]), lines
+    audio, rate = _wav((tmp_path / "chorale.wav").read_bytes())
+    assert len(audio) / rate > 1 and np.abs(audio).max() > 0.1
+    continued = json.loads(lines[-1])
+    assert studio.wait(continued["id"])["state"] == "done"
