@@ -169,7 +169,7 @@ def _summarize(path: Path) -> dict[str, Any]:
         "domain": ckpt.run.domain,
         "arch": ckpt.arch,
         "parameters": sum(int(t.numel()) for t in ckpt.model.values()),
-        "step": ckpt.progress.step,
+        "step": max((r["step"] for r in rows), default=ckpt.progress.step),  # trained so far
         "unit": str(ckpt.data.get("unit") or tok.unit),
         "corpus": ckpt.run.corpus,
         "renders": {k: list(v) for k, v in tok.renders.items()},

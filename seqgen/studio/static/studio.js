@@ -71,7 +71,7 @@ function showRun() {
   if (r.error) { info.textContent = r.error; return; }
   const b = r.best || {};
   info.textContent = `${r.domain} · ${r.arch} · ${count(r.parameters)} parameters · ${r.step} steps · ` +
-    `best validation ${fmt(b.nats_per_unit)} nats, ${fmt(b.bits_per_unit)} bits per ${r.unit}`;
+    `best validation (step ${b.best_step ?? "-"}) ${fmt(b.nats_per_unit)} nats, ${fmt(b.bits_per_unit)} bits per ${r.unit}`;
   drawCurves($("run-curve"), [{ name: r.id, points: r.curves.val_bits_per_unit }], `validation bits per ${r.unit}`);
   const measures = $("measures");
   measures.innerHTML = "";
