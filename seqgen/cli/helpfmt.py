@@ -32,7 +32,6 @@ class _Literal:
                 p.help, p.metavar = text, metavar
                 p.__dict__.pop("display_type_rich", None)
 
-
     def collect_usage_pieces(self, ctx) -> list[str]:
         pieces = super().collect_usage_pieces(ctx)
         return [p[1:-1] if p[:1] == "{" and p[-1:] == "}" else p for p in pieces]
