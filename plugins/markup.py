@@ -324,7 +324,7 @@ class MarkupTokenizer(Tokenizer):
         return XMLConstraint(self._grammar)
 
 
-_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_LEADING_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def well_formed(text: str) -> tuple[bool, str]:
@@ -332,7 +332,7 @@ def well_formed(text: str) -> tuple[bool, str]:
     before it), parses as XML 1.0 with expat; else (False, "line:column: what")."""
     import xml.sax
 
-    m = _DECL.match(text)
+    m = _LEADING_DECL.match(text)
     decl, body = (m.group(0).strip(), text[m.end() :]) if m else ("", text)
     doc = f"{decl}<seqgen-sample>{body}</seqgen-sample>"
     try:
