@@ -277,6 +277,11 @@ class MarkupTokenizer(Tokenizer):
                 shown.append(repr(text) if kind == "char" else f"{kind}:{text}")
         return shown
 
+    def sample_report(self, ids: Sequence[int]) -> dict[str, str]:
+        """Whether the sample is well-formed XML, by the criterion of docs/markup.md."""
+        ok, why = well_formed(self.to_text(ids))
+        return {"well-formed": "yes" if ok else f"no ({why})"}
+
     # --- state -----------------------------------------------------------------------------
     def get_state(self) -> dict:
         return {
@@ -317,6 +322,24 @@ class MarkupTokenizer(Tokenizer):
         if self._grammar is None:
             self._grammar = Grammar(self)
         return XMLConstraint(self._grammar)
+
+
+_LEADING_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def well_formed(text: str) -> tuple[bool, str]:
+    """(True, "") if ``text``, wrapped in one root element (a leading XML declaration moved
+    before it), parses as XML 1.0 with expat; else (False, "line:column: what")."""
+    import xml.sax
+
+    m = _LEADING_DECL.match(text)
+    decl, body = (m.group(0).strip(), text[m.end() :]) if m else ("", text)
+    doc = f"{decl}<seqgen-sample>{body}</seqgen-sample>"
+    try:
+        xml.sax.parseString(doc.encode("utf-8"), xml.sax.ContentHandler())
+    except xml.sax.SAXParseException as e:
+        return False, f"{e.getLineNumber()}:{e.getColumnNumber()}: {e.getMessage()}"
+    return True, ""
 
 
 @hookimpl

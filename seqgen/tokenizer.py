@@ -118,9 +118,10 @@ class Tokenizer:
     file_patterns: ClassVar[tuple[str, ...]] = ("*",)  # files a directory corpus is made of
     # Corpus used when `seqgen train` gets no --corpus (a registered name or a path); None: none.
     default_corpus: ClassVar[str | None] = None
-    # What `write` can produce beyond the native format, by `seqgen generate` option:
+    # What `write` can produce beyond the native format, by kind:
     # {"audio": (".wav",), "plot": (".png",)}. `seqgen generate --audio/--plot` refuses a
-    # domain that does not declare it, and a suffix it does not list.
+    # domain that does not declare it, and a suffix it does not list; `seqgen studio` offers
+    # every declared kind (its first suffix) beside the sample: plays audio, shows pictures.
     renders: ClassVar[dict[str, tuple[str, ...]]] = {}
     # What clock() can measure, e.g. ("seconds", "bars"): `seqgen generate --seconds/--bars`.
     measures: ClassVar[tuple[str, ...]] = ()
@@ -251,6 +252,12 @@ class Tokenizer:
         """A fresh Clock for one sample, or None when the domain has no measure of length
         beyond tokens (then --seconds/--bars are refused)."""
         return None
+
+    def sample_report(self, ids: Sequence[int]) -> dict[str, Any]:
+        """Facts about a generated sample worth showing beside it, e.g. whether markup is
+        well-formed (``seqgen studio`` shows them). Keys are labels, values short. Default:
+        none."""
+        return {}
 
     def eval_extras(self, ids: np.ndarray) -> dict[str, Any]:
         """Extra figures ``seqgen eval`` reports for the evaluated ids (e.g. the share of unknown

@@ -97,3 +97,39 @@ def bad_midis():
         return {"truncated.mid", "random.mid", "empty.mid", "noteless.mid"}
 
     return write
+
+
+def _tiny_midi_folder(folder: Path, pieces: int = 4) -> Path:
+    """A few short generated piano pieces (scales and chords), enough to train a tiny run."""
+    import pretty_midi
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(pieces):
+        pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+        piano = pretty_midi.Instrument(program=0)
+        for i in range(32):
+            start = i * 0.25
+            for pitch in (60 + (i + k) % 12, 64 + (i + k) % 12):
+                piano.notes.append(pretty_midi.Note(80, pitch, start, start + 0.25))
+        pm.instruments.append(piano)
+        pm.write(str(folder / f"piece{k}.mid"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def studio_runs(tmp_path_factory) -> Path:
+    """A folder with two tiny runs, trained once per session: `text` (char) and `music`
+    (midi, performance events)."""
+    import seqgen
+
+    root = tmp_path_factory.mktemp("studio")
+    runs = root / "runs"
+    text = root / "text.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog.\n" * 200, encoding="utf-8")
+    small = dict(hidden_size=24, embedding_size=8, batch_size=4, seq_len=32, threads=1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEQGEN_CACHE", str(root / "cache"))
+        seqgen.train("char", text, runs / "text", max_steps=300, **small)  # ends rarely
+        midi = _tiny_midi_folder(root / "midi")
+        seqgen.train("midi", midi, runs / "music", max_steps=30, **small)
+    return runs

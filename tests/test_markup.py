@@ -286,3 +286,12 @@ def test_check_round_trips_the_shared_wiki_exports(cli, corpora):
     assert report["files"] == 3
     assert report["check"]["mismatches"] == 0 and report["check"]["parts"] >= 3
     assert "UTF-16 LE" in err  # bgwiki
+
+
+def test_the_studio_report_says_whether_a_sample_is_well_formed():
+    from seqgen_plugins.markup import well_formed
+
+    assert well_formed('<?xml version="1.0"?>\n<page><b>x</b> &amp; y</page>') == (True, "")
+    ok, why = well_formed("<page><b>x</page>")
+    assert not ok and "mismatched tag" in why
+    assert well_formed("text &nope; here")[0] is False

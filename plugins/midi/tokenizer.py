@@ -68,7 +68,8 @@ class MidiTokenizer(Tokenizer):
         "*.mat",
     )
     default_corpus = "music21:bach"
-    renders = {"audio": (".wav",), "plot": (".png",)}  # write() dispatches on the suffix
+    # write() dispatches on the suffix; "score" is offered by the studio beside the .mid
+    renders = {"audio": (".wav",), "plot": (".png",), "score": (".musicxml",)}
     measures = ("seconds", "bars")
     options = (
         Option(

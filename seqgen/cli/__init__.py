@@ -9,7 +9,17 @@ import sys
 import typer
 
 from seqgen import __version__
-from seqgen.cli import corpora, domains, eval, generate, inspect, plugins, prepare, train
+from seqgen.cli import (
+    corpora,
+    domains,
+    eval,
+    generate,
+    inspect,
+    plugins,
+    prepare,
+    studio,
+    train,
+)
 from seqgen.cli.helpfmt import Command, Group
 from seqgen.errors import SeqgenError
 
@@ -46,6 +56,7 @@ app.command("eval", cls=Command)(eval.evaluate)
 app.command("prepare", cls=Command)(prepare.prepare)
 app.command("domains", cls=Command)(domains.domains)
 app.command("corpora", cls=Command)(corpora.corpora)
+app.command("studio", cls=Command)(studio.studio)
 app.add_typer(plugins.app, name="plugins")
 
 

@@ -54,3 +54,18 @@ def read_prime_file(tok, path, limit: int | None = None) -> list[int]:
                 limits.check("prime_tokens", len(ids), f"--prime-file {path} (tokens)")
         break
     return ids
+
+
+def sample_length(tok, ids: list[int]) -> str:
+    """How long a written sample is: its units (characters, events, ...) and whatever else
+    the domain measures (seconds, bars)."""
+    import numpy as np
+
+    units = tok.count_units(np.asarray(ids, dtype=np.int64))
+    said = [f"{units:,} {tok.unit}{'' if units == 1 else 's'}"]
+    clock = tok.clock() if tok.measures else None
+    if clock is not None:
+        for t in ids:
+            clock.advance(int(t))
+        said += [f"{clock.elapsed(m):.1f} {m}" for m in tok.measures]
+    return ", ".join(said)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from seqgen.cli.common import sample_length
 from seqgen.errors import SeqgenError
 
 # The options, declared once (typer reads them from the annotations).
@@ -188,24 +189,32 @@ def _prime_ids(model, prime: str | None, prime_file: Path | None) -> list[int]:
 
 
 class _Printer:
-    """Streams tokens to stdout, holding back byte tokens until they make a character."""
+    """Streams tokens to ``write`` (stdout), holding back byte tokens until they make a
+    character; ``seqgen studio`` streams to its page with it."""
 
-    def __init__(self, tok):
+    def __init__(self, tok, write=None):
         self.tok, self.pending = tok, []
+        self.write = write or _stdout
 
     def __call__(self, i: int, t: int) -> None:
         self.pending.append(t)
         text = self.tok.to_text(self.pending)
         if text.endswith("\ufffd") and len(self.pending) < 4:
             return
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        self.write(text)
         self.pending.clear()
 
-    def flush(self) -> None:
+    def flush(self, end: str = "\n") -> None:
         if self.pending:
-            sys.stdout.write(self.tok.to_text(self.pending))
-        sys.stdout.write("\n")
+            self.write(self.tok.to_text(self.pending))
+            self.pending.clear()
+        if end:
+            self.write(end)
+
+
+def _stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _write(tok, ids: list[int], samples: list[list[int]], out: Path | None, extras) -> None:
@@ -219,19 +228,4 @@ def _write(tok, ids: list[int], samples: list[list[int]], out: Path | None, extr
     targets += [(path, samples[0]) for path in extras]
     for path, s in targets:
         tok.write(ids + s, path)
-        print(f"seqgen: wrote {path} ({_length(tok, ids + s)})", file=sys.stderr)
-
-
-def _length(tok, ids: list[int]) -> str:
-    """How long a written sample is: its units (characters, events, ...) and whatever else
-    the domain measures (seconds, bars)."""
-    import numpy as np
-
-    units = tok.count_units(np.asarray(ids, dtype=np.int64))
-    said = [f"{units:,} {tok.unit}{'' if units == 1 else 's'}"]
-    clock = tok.clock() if tok.measures else None
-    if clock is not None:
-        for t in ids:
-            clock.advance(int(t))
-        said += [f"{clock.elapsed(m):.1f} {m}" for m in tok.measures]
-    return ", ".join(said)
+        print(f"seqgen: wrote {path} ({sample_length(tok, ids + s)})", file=sys.stderr)

@@ -1,5 +1,6 @@
 """How seqgen's commands show their help: every help text literally (a bracket such as
-``[lstm]`` is text, not a rich markup tag to swallow), no ``<bool>`` after a flag, and a
+``[lstm]`` is text, not a rich markup tag to swallow), no ``<bool>`` after a flag, no
+``<list[Path]>`` beside an argument that takes several values (its metavar says it), and a
 required argument in the usage line as ``RUN`` rather than ``{RUN}``. Commands pass
 ``cls=Command`` (groups ``cls=Group``); plugin commands get it by default."""
 
@@ -19,6 +20,8 @@ class _Literal:
                 p.help = escape(p.help)
             if getattr(p, "is_flag", False) and p.metavar is None:
                 p.metavar = ""  # a flag takes no value: show none
+            if p.param_type_name == "argument" and p.nargs != 1:
+                p.display_type_rich = _no_type  # typer would show <list[Path]>
         if own:
             self.help = escape(own)
         try:
@@ -27,10 +30,15 @@ class _Literal:
             self.help = own
             for p, text, metavar in saved:
                 p.help, p.metavar = text, metavar
+                p.__dict__.pop("display_type_rich", None)
 
     def collect_usage_pieces(self, ctx) -> list[str]:
         pieces = super().collect_usage_pieces(ctx)
         return [p[1:-1] if p[:1] == "{" and p[-1:] == "}" else p for p in pieces]
+
+
+def _no_type(ctx) -> None:
+    return None
 
 
 class Command(_Literal, typer.core.TyperCommand):
