@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import os
 import sys
@@ -183,11 +184,12 @@ class Labeller:
 
     def labels(self, src: Any, doc: Document) -> dict[str, str]:
         """The merged labels of ``doc`` read from ``src`` (domain, then folder, then sidecar).
-        With the domain hook on, ``doc.parts`` is made a list first (the hook reads it)."""
+        The domain hook reads the parts through a tee: what it reads is still encoded, and only
+        what it read ahead of the encoder is held in memory."""
         out: dict[str, str] = {}
         if self.spec.domain:
-            doc.parts = list(doc.parts)
-            out.update(domain_labels(self.tok, Document(doc.name, doc.parts, doc.split)))
+            mine, doc.parts = itertools.tee(doc.parts)
+            out.update(domain_labels(self.tok, Document(doc.name, mine, doc.split)))
         out.update(doc_labels(doc))
         if isinstance(src, Path):
             rel = self._relative(src)

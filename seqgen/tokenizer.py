@@ -258,7 +258,8 @@ class Tokenizer:
     def labels(self, document: Document) -> dict[str, str]:
         """Labels the domain derives from a document itself (``{"key": "G-minor"}``), used
         when a run is trained with ``--domain-labels``; text keys and non-empty text values.
-        ``document.parts`` is a list here (it may be read more than once). A fitted tokenizer
+        ``document.parts`` is an iterator: read only as far as you need (what you read is
+        still encoded, and held in memory until it is). A fitted tokenizer
         is asked (what ``fit`` learned, e.g. terciles, may set the values); a training variant
         (``augment``) is asked again with ``decode(variant)`` as its one part. Default: none."""
         return {}
