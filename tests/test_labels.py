@@ -267,3 +267,81 @@ def test_a_label_on_a_run_without_labels_is_one_line(cli, tmp_path):
         import seqgen
 
         seqgen.load(tmp_path / "r").generate(labels={"a": "b"}, length=3)
+
+
+@pytest.mark.parametrize("n", [0, 7])
+def test_the_midi_hook_agrees_with_music21_on_chorales(n):
+    from music21 import corpus as m21
+
+    from seqgen.tokenizer import Document
+
+    tok = load().domain("midi").create({})
+    path = m21.getComposer("bach")[n]
+    docs = list(tok.read(path))
+    tok.fit(Document(d.name, list(d.parts)) for d in docs * 3)
+    labels = tok.labels(Document(docs[0].name, iter(docs[0].parts)))
+    score = m21.parse(path)
+    want = score.analyze("key")
+    metre = score.recurse().getElementsByClass("TimeSignature")[0].ratioString
+    tonic, mode = labels["key"].split("-")
+    names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+    assert (names.index(tonic), mode) == (want.tonic.pitchClass, want.mode)
+    assert labels["mode"] == want.mode and labels["metre"] == metre
+    assert labels["tempo"] in ("slow", "medium", "fast") and labels["density"] in (
+        "low", "medium", "high",
+    )  # fmt: skip
+    state = tok.get_state()
+    assert tok.from_state(state).labels(Document("x", iter(docs[0].parts))) == labels
+
+
+def test_a_transposed_variant_gets_its_own_key(tmp_path):
+    """-o transpose: the domain's labels are derived again from each variant."""
+    from seqgen.data import _augment_train
+    from seqgen.labels import Labeller
+
+    tok = load().domain("midi").create({"transpose": "1"})
+    folder = tok.sample_corpus(tmp_path)
+    docs = [d for f in sorted(folder.iterdir()) for d in tok.read(f)]
+    tok.fit(docs)
+    lab = Labeller(LabelSpec(domain=True), tok, folder, [])
+    piece = docs[0].parts[0]
+    body = np.concatenate([lab.ids(None, docs[0]), tok.encode(piece)])
+    (tmp_path / "train.bin").write_bytes(np.append(body, tok.eod_id).astype(np.uint16).tobytes())
+    assert _augment_train(tmp_path, np.dtype(np.uint16), tok, lab) == 2
+    ids = np.fromfile(tmp_path / "train.bin", dtype=np.uint16).astype(np.int64)
+    keys = []
+    for doc in np.split(ids, np.flatnonzero(ids == tok.eod_id) + 1)[:-1]:
+        keys.append(lab.table.labels_of(doc[doc >= tok.vocab_size])["key"])
+    assert len(set(keys)) == 3  # the piece, a semitone down and a semitone up
+
+
+def _kit(cls, tmp_path):
+    from seqgen.testing import run_checks
+
+    (tmp_path / "a.txt").write_text("hello world\n" * 20)
+    return run_checks(cls, tmp_path / "a.txt", only=["labels"])
+
+
+def _divide_by_zero(self, doc):
+    return 1 / 0
+
+
+@pytest.mark.parametrize(
+    ("hook", "says"),
+    [
+        (lambda self, doc: {"n": 3}, "gave 'n': 3"),
+        (lambda self, doc: ["a"], "returned list"),
+        (_divide_by_zero, "raised"),
+    ],
+)
+def test_the_kit_reports_a_bad_labels_hook(tmp_path, hook, says):
+    base = load().domain("char")
+    cls = type("Bad", (base,), {"labels": hook})
+    report = _kit(cls, tmp_path)
+    assert not report.ok and report.failures[0].check == "labels"
+    assert says in report.failures[0].problem
+
+
+def test_the_kit_passes_the_default_and_a_good_hook(tmp_path):
+    assert _kit(load().domain("char"), tmp_path).ok
+    assert _kit(_labelled_char(), tmp_path).ok
