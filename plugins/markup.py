@@ -45,6 +45,11 @@ PREDEFINED_ENTITIES = ("amp", "lt", "gt", "quot", "apos")  # the only ones XML d
 BASE_CHARS = "\t\n\r" + "".join(chr(c) for c in range(0x20, 0x7F))
 NAME_KINDS = ("element", "attr", "entity")
 
+# --- labels (seqgen train --domain-labels) -------------------------------------------------
+LABEL_CHARS = 1 << 16
+_ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")  # not <?xml or <!-- : the first element
+_NS = re.compile(r"<ns>\s*(-?\d+)\s*</ns>")
+
 # --- encoding detection ------------------------------------------------------------------------
 _DECL = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._\-]+)[\"']")
 
@@ -133,6 +138,23 @@ class MarkupTokenizer(Tokenizer):
                 note += "; CRLF line endings kept as they are"
             print(note, file=sys.stderr)
         yield Document(str(path), read_text_chunks(path, encoding))
+
+    def labels(self, document: Document) -> dict[str, str]:
+        """``root``: the top-level element; ``namespace``: the first ``<ns>`` of a MediaWiki
+        export. Read from the first LABEL_CHARS characters only."""
+        head = ""
+        for part in document.parts:
+            head += part
+            if len(head) >= LABEL_CHARS:
+                break
+        head, out = head[:LABEL_CHARS], {}
+        root = _ROOT.search(head)
+        if root:
+            out["root"] = root.group(1)[:64]
+        ns = _NS.search(head)
+        if ns:
+            out["namespace"] = ns.group(1)
+        return out
 
     # --- vocabulary ------------------------------------------------------------------------
     def fit(self, documents: Iterable[Document]) -> None:

@@ -33,19 +33,27 @@ def train(
     arch: str = "lstm",
     stop_after: int | None = None,
     quiet: bool = True,
+    labels_from_folders: str | None = None,
+    label_file: str | Path | None = None,
+    domain_labels: bool = False,
     **settings: Any,
 ):
     """Train a new run and return it (a :class:`seqgen.run.Run`; its ``dir`` holds the
     checkpoints). ``settings`` are the CLI's training and model options by their Python names
-    (``max_time=60``, ``hidden_size=256``, ``adaptive_cutoffs=[2000, 10000]``, ...)."""
+    (``max_time=60``, ``hidden_size=256``, ``adaptive_cutoffs=[2000, 10000]``, ...). The
+    ``label`` arguments are ``--labels-from-folders``, ``--labels`` and ``--domain-labels``."""
     from seqgen import run
+    from seqgen.labels import LabelSpec
+
+    file = str(label_file) if label_file is not None else None
+    labels = LabelSpec(labels_from_folders, file, domain_labels)
 
     names = run.train_options()
     train_opts = {k: v for k, v in settings.items() if k in names}
     model_opts = {k: v for k, v in settings.items() if k not in names}
     job = run.start(
         domain, corpus, out, options=options, arch=arch, model=model_opts, train=train_opts,
-        quiet=quiet, note=(lambda _: None) if quiet else run.stderr_note,
+        quiet=quiet, note=(lambda _: None) if quiet else run.stderr_note, labels=labels,
     )  # fmt: skip
     job.summary = job.train(stop_after=stop_after)
     return job
@@ -62,6 +70,7 @@ class Model:
     def __init__(self, ckpt: Checkpoint):
         self.checkpoint = ckpt
         self.model, self.tokenizer = checkpoint.build(ckpt)
+        self.labels = checkpoint.label_table(ckpt, self.tokenizer)
 
     def encode(self, prime: str | None = None, prime_file: str | Path | None = None) -> list[int]:
         """Ids of a priming file (the domain's format) followed by a priming text."""
@@ -72,12 +81,17 @@ class Model:
             ids.extend(self.tokenizer.encode_prime(prime))
         return ids
 
-    def generate_ids(self, prime_ids=(), cache: bool = True, on_token=None, **options: Any):
+    def generate_ids(
+        self, prime_ids=(), cache: bool = True, on_token=None, labels=None, **options: Any
+    ):
         """New ids of each sample after ``prime_ids``; ``options`` are the fields of
         :class:`seqgen.decode.DecodeConfig` (length, temperature, top_k, top_p, greedy, beam,
-        length_penalty, num_samples, seed, until=("bars", 16), ...)."""
+        length_penalty, num_samples, seed, until=("bars", 16), ...). ``labels`` ({"key":
+        "G-minor"}) asks for the control labels the run was trained with; none: the model's
+        own mix."""
         from seqgen.decode import DecodeConfig, decode
 
+        options["controls"] = tuple(self.labels.ids(dict(labels or {}), flag="labels"))
         cfg = DecodeConfig(**options, cache=self.checkpoint.cache if cache else None)
         return decode(self.model, self.tokenizer, cfg, prime=list(prime_ids), on_token=on_token)
 
@@ -117,12 +131,13 @@ class Model:
             split = "all"
         t0 = time.perf_counter()
         tok, ids = self.tokenizer, data.tokens(split)
+        plain = ids[ids < tok.vocab_size] if self.labels.size else ids  # no control ids
         share = (world.rank, world.size)
         logp = target_logprobs(
             self.model, ids, tok.eod_id, streams=streams, share=share, precision=precision
         )
         world.sum_(logp)
-        units, counts = data.units(split), tok.eval_units(ids)
+        units, counts = data.units(split), tok.eval_units(plain)
         lstm = Score(-float(logp.sum(dtype=np.float64)), len(logp), units, tok.unit, counts)
         weights = self.checkpoint.cache if cache else None
         score = lstm
@@ -136,7 +151,7 @@ class Model:
             **score.report(),
             "cache": weights is not None,
             "precision": precision,
-            **tok.eval_extras(ids),  # domain figures, e.g. the <unk> rate of the word domain
+            **tok.eval_extras(plain),  # domain figures, e.g. the <unk> rate of the word domain
             "seconds": round(time.perf_counter() - t0, 2),
         }
         if weights is not None:
@@ -156,7 +171,11 @@ class Model:
                 "to score its new content"
             )
         if corpus is None:  # the run's own corpus: usually still in the token store, as trained
-            data = prepare(type(tok), spec, settings=run.settings)
+            from seqgen.labels import LabelSpec
+
+            data = prepare(
+                type(tok), spec, settings=run.settings, labels=LabelSpec.from_dict(run.labels)
+            )
             if data.tokenizer.get_state() == tok.get_state():
                 return data, name
         return prepare(type(tok), spec, tokenizer=tok, split=corpus is None), name

@@ -28,7 +28,7 @@ def beam_search(
     model, tok: Tokenizer, cfg: DecodeConfig, prime: Sequence[int], on_token: OnToken | None
 ) -> list[list[int]]:
     W = cfg.beam
-    logits, stepper, state = read_prime(model, tok, prime, 1)
+    logits, stepper, state = read_prime(model, tok, prime, 1, cfg.controls)
     live, ended = [Hypothesis(tok, cfg, prime)], []
     for step in range(cfg.length):
         logp = log_softmax(shape(logits, live, tok, cfg, first=step == 0))

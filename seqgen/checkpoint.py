@@ -38,6 +38,7 @@ class TokenizerInfo:
     plugin: str
     plugin_version: str
     state: dict[str, Any]
+    labels: list[list[str]] = field(default_factory=list)  # control id vocab_size+k: pair k
 
 
 @dataclass
@@ -198,6 +199,8 @@ def _parse(raw: dict) -> Checkpoint:
         if raw.get(key) is not None and not isinstance(raw[key], dict):
             raise ValueError(f"{key} is not a mapping")
     cache = raw.get("cache")
+    if any(not isinstance(p, list | tuple) or len(p) != 2 for p in tok.get("labels", [])):
+        raise ValueError("the label table is not a list of (key, value) pairs")
     return Checkpoint(
         arch=from_dict(_Arch, {"arch": raw["arch"]}).arch,
         model_config=_mapping(raw["model_config"], "model_config"),
@@ -249,10 +252,19 @@ def build(ckpt: Checkpoint):
     except Exception as e:  # a tampered state must not surface as a plugin's traceback
         raise CheckpointError(f"{ckpt.path}: the tokenizer state is corrupt ({e})") from None
     model = models.restore(ckpt.arch, ckpt.model_config, ckpt.model, where=ckpt.path)
-    if tok.vocab_size != model.config.vocab_size:
+    controls = len(info.labels)
+    if tok.vocab_size + controls != model.config.vocab_size:
         raise CheckpointError(
-            f"{ckpt.path}: the tokenizer has {tok.vocab_size} token types, the model "
-            f"{model.config.vocab_size}"
+            f"{ckpt.path}: the tokenizer has {tok.vocab_size} token types"
+            + (f" and the run {controls} control labels" if controls else "")
+            + f", the model {model.config.vocab_size}"
         )
     model.eval()
     return model, tok
+
+
+def label_table(ckpt: Checkpoint, tok):
+    """The run's control labels (seqgen.labels.LabelTable; empty for a run without)."""
+    from seqgen.labels import LabelTable
+
+    return LabelTable(tok.vocab_size, [tuple(p) for p in ckpt.tokenizer.labels])

@@ -5,7 +5,7 @@ read them; ``check`` refuses values no run can use, with one line naming the opt
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from seqgen.errors import SeqgenError
@@ -89,6 +89,7 @@ class RunInfo:
     plugin_version: str
     arch: str = "lstm"
     fingerprint: str = ""  # the corpus's content when the run started (corpus.fingerprint)
+    labels: dict[str, Any] = field(default_factory=dict)  # seqgen.labels.LabelSpec as data
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,6 +27,7 @@ import numpy as np
 
 from seqgen.corpus import ALL, CorpusSpec, Source
 from seqgen.errors import DataError, SeqgenError
+from seqgen.labels import Labeller, LabelSpec, LabelTable, corpus_root, head_length
 from seqgen.prepare_pool import ByteProgress, Splits, default_workers, encoder, pool_size
 from seqgen.tokenizer import Document, Tokenizer
 
@@ -70,6 +71,12 @@ class Dataset:
     def units(self, split: str) -> int:
         return int(self.meta["splits"][split]["units"])
 
+    @property
+    def labels(self) -> LabelTable:
+        """The control ids of a labelled corpus (empty for one without labels)."""
+        pairs = [tuple(p) for p in self.meta.get("labels", [])]
+        return LabelTable(self.tokenizer.vocab_size, pairs)
+
 
 class _Sources:
     """Documents of each split. In a corpus of many files, a file that raises DataError is
@@ -112,19 +119,19 @@ class _Sources:
             for doc in made:
                 if doc.split is None and split != ALL:
                     doc.split = split
-                yield Document(doc.name, self._guard(src, doc.parts, failed), doc.split), failed
+                parts = self._guard(src, doc.parts, failed)
+                yield Document(doc.name, parts, doc.split, doc.labels), failed
                 if failed:
                     break
         except DataError as e:
             self._fail(src, e)
 
 
-def _key(tok_name: str, identity: dict, spec: CorpusSpec) -> str:
-    blob = json.dumps(
-        {"format": FORMAT, "domain": tok_name, "tokenizer": identity, "corpus": spec.fingerprint},
-        sort_keys=True,
-        default=str,
-    )
+def _key(tok_name: str, identity: dict, spec: CorpusSpec, labels: LabelSpec) -> str:
+    what = {"format": FORMAT, "domain": tok_name, "tokenizer": identity, "corpus": spec.fingerprint}
+    if labels.enabled:  # a store without labels keeps the key it always had
+        what["labels"] = labels.identity()
+    blob = json.dumps(what, sort_keys=True, default=str)
     return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
 
 
@@ -135,15 +142,18 @@ def prepare(
     tokenizer: Tokenizer | None = None,
     split: bool = True,
     workers: int | None = None,
+    labels: LabelSpec | None = None,
 ) -> Dataset:
     """Tokenize ``spec`` (fitting a new tokenizer from ``settings`` unless ``tokenizer`` is
     given) into the cache, or return the cached result. A corpus without its own splits is
     divided 90/10 into train and valid, or kept whole as split ``all`` when ``split`` is False.
     ``workers`` processes encode a big corpus (default: the CPUs this process may use); the
-    token files are the same for any number."""
+    token files are the same for any number. ``labels`` names where documents get their
+    control labels (seqgen.labels); none by default."""
+    labels = labels or LabelSpec()
     identity = tokenizer.get_state() if tokenizer is not None else {"settings": settings or {}}
     identity = {**identity, "split": split}
-    key = _key(tok_cls.name, identity, spec)
+    key = _key(tok_cls.name, identity, spec, labels)
     final = store_root() / "tokens" / key
     if (final / "meta.json").is_file():
         meta = json.loads((final / "meta.json").read_text())
@@ -152,7 +162,8 @@ def prepare(
 
     workers = default_workers() if workers is None else max(1, int(workers))
     try:
-        return _prepare_fresh(tok_cls, spec, settings, tokenizer, split, key, final, workers)
+        fresh = (tok_cls, spec, settings, tokenizer, split, key, final, workers)
+        return _prepare_fresh(*fresh, labels)
     except (SeqgenError, OSError, MemoryError, KeyboardInterrupt):
         raise
     except Exception as e:  # plugin code is not trusted to raise only DataError
@@ -175,7 +186,7 @@ def _fit(tok: Tokenizer, spec: CorpusSpec, sources: _Sources) -> None:
                 yield part
 
         tok.fit(
-            Document(d.name, parts(d), d.split)
+            Document(d.name, parts(d), d.split, d.labels)
             for s in fit_splits
             for d, _ in sources.documents(s)
             if d.split in (None, "train")
@@ -183,21 +194,27 @@ def _fit(tok: Tokenizer, spec: CorpusSpec, sources: _Sources) -> None:
     sources.on_source = lambda src: None
 
 
-def _prepare_fresh(tok_cls, spec, settings, tokenizer, split, key, final: Path, workers: int):
+def _prepare_fresh(tok_cls, spec, settings, tokenizer, split, key, final: Path, workers, labels):
     tok = tokenizer or tok_cls(settings=dict(settings or {}))
     sources = _Sources(spec, tok)
     t0 = time.perf_counter()
     if tokenizer is None:
         _fit(tok, spec, sources)
     workers = pool_size(workers, spec.files, time.perf_counter() - t0)
-    dtype = np.dtype(np.uint16 if tok.vocab_size <= 65536 else np.uint32)
+    labeller = None
+    if labels.enabled:
+        labeller = Labeller(labels, tok, corpus_root(spec.name, spec.files), spec.files)
+    most = tok.vocab_size + (_most_controls() if labeller else 0)
+    dtype = np.dtype(np.uint16 if most <= 65536 else np.uint32)
 
     root = store_root() / "tokens"
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
     try:
-        meta = _encode_all(spec, tok, dtype, work, sources, split, workers)
+        meta = _encode_all(spec, tok, dtype, work, sources, split, workers, labeller)
         meta["skipped"] = sources.skipped
+        if labeller is not None:
+            meta["labels"] = labeller.table.to_data()
         meta["tokenizer"] = tok.get_state()
         (work / "meta.json").write_text(json.dumps(meta, indent=1))
         try:
@@ -218,6 +235,7 @@ def _encode_all(
     sources: _Sources,
     split_all: bool,
     workers: int = 1,
+    labeller: Labeller | None = None,
 ) -> dict:
     out = Splits(work, dtype, tok.eod_id)
     out.on_error = sources._fail  # a file a worker could not read: skipped (many files)
@@ -226,11 +244,17 @@ def _encode_all(
         with encoder(tok, dtype, workers, out.apply) as enc:
             for split in spec.sources:
                 for src in spec.sources[split]:
-                    if str(src) not in sources.skipped and enc.takes_file(src, sources.many):
+                    if (
+                        labeller is None
+                        and str(src) not in sources.skipped
+                        and enc.takes_file(src, sources.many)
+                    ):
                         enc.file(src, split, bar.passed(src))  # read and encoded by a worker
                         continue
                     for doc, failed in sources.documents_of(src, split):
                         where = doc.split or split
+                        if labeller is not None:
+                            enc.controls(labeller.ids(src, doc), where)
                         for part in doc.parts:
                             enc.part(doc.name, part, (where, bar.position()))
                         enc.mark((where, bool(failed)))
@@ -240,7 +264,7 @@ def _encode_all(
 
     if ALL in writers and split_all:
         _split_all(work, dtype, doc_ends.pop(ALL), writers.pop(ALL).count)
-    counts = _counts(work, dtype, tok, augmented=_augment_train(work, dtype, tok))
+    counts = _counts(work, dtype, tok, augmented=_augment_train(work, dtype, tok, labeller))
     if not any(c["tokens"] for c in counts.values()) or (
         split_all and not counts.get("train", {}).get("tokens")
     ):
@@ -266,7 +290,7 @@ def _counts(work: Path, dtype, tok: Tokenizer, augmented: int) -> dict[str, dict
         n, units, documents = path.stat().st_size // dtype.itemsize, 0, 0
         with open(path, "rb") as f:
             while (ids := np.fromfile(f, dtype=dtype, count=1 << 22)).size:
-                units += tok.count_units(ids)
+                units += tok.count_units(ids[ids < tok.vocab_size])  # no control ids
                 documents += int(np.count_nonzero(ids == tok.eod_id))
         counts[split] = {"tokens": int(n), "units": int(units), "documents": documents}
         if split == "train" and augmented:
@@ -274,7 +298,7 @@ def _counts(work: Path, dtype, tok: Tokenizer, augmented: int) -> dict[str, dict
     return counts
 
 
-def _augment_train(work: Path, dtype, tok: Tokenizer) -> int:
+def _augment_train(work: Path, dtype, tok: Tokenizer, labeller: Labeller | None = None) -> int:
     """Rewrite train.bin with each document's variants from ``tok.augment`` added, originals and
     variants in one shuffled order (fixed seed): the B training streams then each see every
     kind of variant. Returns how many variants were added."""
@@ -291,8 +315,16 @@ def _augment_train(work: Path, dtype, tok: Tokenizer) -> int:
         doc = np.asarray(ids[start:end])
         body = doc[:-1] if doc[-1] == tok.eod_id else doc
         docs.append(doc)
+        n = head_length(body, tok.vocab_size) if labeller is not None else 0  # control ids
+        head, body = body[:n], body[n:]
         variants = tok.augment(body.copy()) if len(body) else []
-        docs.extend(np.append(np.asarray(v), tok.eod_id).astype(dtype) for v in variants)
+        for v in variants:
+            v = np.asarray(v)
+            if n:
+                v = np.concatenate(
+                    [labeller.relabel(head, v, f"variant of document {len(docs)}"), v]
+                )
+            docs.append(np.append(v, tok.eod_id).astype(dtype))
         start = end
     added = len(docs) - len(ends)
     del ids
@@ -303,6 +335,12 @@ def _augment_train(work: Path, dtype, tok: Tokenizer) -> int:
             f.write(docs[i].tobytes())
     os.replace(tmp, path)
     return added
+
+
+def _most_controls() -> int:
+    from seqgen import limits
+
+    return limits.limit("label_keys") * limits.limit("label_values")
 
 
 def _split_all(work: Path, dtype, ends: list[int], n: int) -> None:

@@ -43,6 +43,7 @@ class DecodeConfig:
     stop_at_eod: bool = True
     until: tuple[str, float] | None = None  # (measure, amount): stop when a sample spans it
     cache: CacheWeights | None = None  # mix the document cache in (a run trained with --cache)
+    controls: tuple[int, ...] = ()  # control ids (seqgen.labels) read after end-of-document
 
     def check(self) -> DecodeConfig:
         """SeqgenError naming the first option no decoding can use."""
@@ -146,15 +147,20 @@ class Hypothesis:
 def shape(logits: np.ndarray, hyps: list[Hypothesis], tok: Tokenizer, cfg: DecodeConfig,
           first: bool) -> np.ndarray:  # fmt: skip
     """(B, V) logits as the choosers see them: the cache mixed in, an end-of-document refused
-    as the first token (an empty sample is never what was asked for), the constraints' masks."""
+    as the first token (an empty sample is never what was asked for), the constraints' masks.
+    Control ids (past the tokenizer's vocabulary, seqgen.labels) are never chosen."""
     if cfg.cache is not None:
         logits = with_cache(logits, [h.cache for h in hyps], cfg.cache)
     if first and cfg.length > 1:
         logits[:, tok.eod_id] = -np.inf
+    base = tok.vocab_size
+    if logits.shape[-1] > base:
+        logits[:, base:] = -np.inf
     for i, h in enumerate(hyps):
         allowed = h.constraint.mask() if h.constraint is not None else None
         if allowed is not None:
-            logits[i, ~allowed] = -np.inf
+            row = logits[i, : len(allowed)]  # a view: the constraint knows the tokenizer's ids
+            row[~allowed] = -np.inf
     return logits
 
 
@@ -180,10 +186,10 @@ def decode(
     return _sample(model, tok, cfg, prime, on_token)
 
 
-def read_prime(model, tok: Tokenizer, prime: Sequence[int], rows: int):
-    """The prime (after the end-of-document token) in one fused pass: the last logits (rows,
-    V) and the stepper with its state."""
-    x = torch.tensor([[tok.eod_id, *prime]] * rows, dtype=torch.long)
+def read_prime(model, tok: Tokenizer, prime: Sequence[int], rows: int, controls=()):
+    """The prime (after the end-of-document token and the control ids) in one fused pass: the
+    last logits (rows, V) and the stepper with its state."""
+    x = torch.tensor([[tok.eod_id, *controls, *prime]] * rows, dtype=torch.long)
     logits, state = model(x)
     stepper = model.stepper()
     return logits[:, -1].float().cpu().numpy(), stepper, stepper.start(state)
@@ -195,7 +201,7 @@ def _sample(model, tok, cfg: DecodeConfig, prime, on_token: OnToken | None) -> l
     n = cfg.num_samples
     rng = np.random.default_rng(cfg.seed)
     hyps = [Hypothesis(tok, cfg, prime) for _ in range(n)]
-    logits, stepper, state = read_prime(model, tok, prime, n)
+    logits, stepper, state = read_prime(model, tok, prime, n, cfg.controls)
     for step in range(cfg.length):
         logits = shape(logits, hyps, tok, cfg, first=step == 0)
         if cfg.greedy:

@@ -172,6 +172,11 @@ class Encoder:
     def mark(self, what: Any) -> None:
         self.ops.append(("mark", what))
 
+    def controls(self, ids: np.ndarray, split: str) -> None:
+        """Control ids (seqgen.labels) that start the next document of ``split``."""
+        if len(ids):
+            self.ops.append(("controls", ids, split))
+
     def flush(self) -> None:
         ops, self.ops, self.size = self.ops, [], 0
         items = [(op[1], op[2]) for op in ops if op[0] == "part"]
@@ -276,6 +281,7 @@ class Splits:
         self.writers: dict[str, Writer] = {}
         self.ends: dict[str, list[int]] = {}
         self.start: dict[str, int] = {}
+        self.head: dict[str, int] = {}  # control ids at the start of the current document
         self.progress: Callable[[int, int], None] = lambda at, tokens: None
         self.on_error: Callable[[Path, DataError], None] = lambda src, err: None
 
@@ -292,6 +298,9 @@ class Splits:
                 split, at = op[3]
                 self.writer(split).write(next(ids))
                 self.progress(at, self.tokens)
+            elif op[0] == "controls":
+                self.writer(op[2]).write(op[1])
+                self.head[op[2]] = len(op[1])
             elif op[0] == "file":
                 docs, err = next(ids)
                 for split, arrays, failed in docs:
@@ -306,7 +315,8 @@ class Splits:
 
     def end(self, split: str, failed: bool) -> None:
         w = self.writer(split)
-        if failed:
+        head = self.head.pop(split, 0)
+        if failed or (head and w.count == self.start[split] + head):  # failed, or only labels
             w.rollback(self.start[split])
         elif w.count > self.start[split]:  # an empty document adds nothing
             w.write(self.eod)

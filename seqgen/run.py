@@ -28,6 +28,7 @@ from seqgen.config import RunInfo, TrainConfig
 from seqgen.data import Dataset
 from seqgen.distributed import SINGLE, World
 from seqgen.errors import CheckpointError, SeqgenError
+from seqgen.labels import LabelSpec
 from seqgen.rundir import claim_new, claimed
 from seqgen.runplan import check_logits, model_config, plan_start, train_options
 from seqgen.trainer import Callback, Trainer
@@ -72,12 +73,15 @@ def start(
     train: dict[str, Any] | None = None,
     quiet: bool = True,
     note: Note = stderr_note,
+    labels: LabelSpec | None = None,
 ) -> Run:
     """A new run of ``domain`` on ``corpus`` into ``out``. ``options`` are the domain's
     ``-o`` options (text), ``model`` the architecture's config fields, ``train`` the
-    :class:`TrainConfig` fields the user chose (the rest are defaults, or budget sizing)."""
+    :class:`TrainConfig` fields the user chose (the rest are defaults, or budget sizing).
+    ``labels`` says where documents get control labels (seqgen.labels); none by default."""
 
     note = note if _rank_from_env() == 0 else _silent  # rank 0 speaks for all
+    labels = absolute(labels or LabelSpec()).check()
     checked = plan_start(domain, corpus, options, arch, model, train, note)
     reg, tok_cls, settings, corpus, model, train, fields_of_arch, sized_model = checked
     cfg = TrainConfig(**train).check()
@@ -86,15 +90,17 @@ def start(
     out = Path(out) if out is not None else Path("runs") / f"{domain}-{_stamp(world)}"
     with contextlib.ExitStack() as stack:
         lock = world.first(lambda: claim_new(stack, out), others=False)
-        data, fingerprint = world.first(lambda: _prepare(tok_cls, corpus, settings, note))
+        data, fingerprint = world.first(lambda: _prepare(tok_cls, corpus, settings, note, labels))
         fitted = _budget_fit(cfg, arch, sized_model, data, fields_of_arch, world, note)
         model.update({k: v for k, v in fitted.items() if k != "lr"})
         cfg = dataclasses.replace(cfg, lr=fitted.get("lr", cfg.lr))
-        check_logits(cfg, model, data.tokenizer.vocab_size)
-        model_cfg = model_config(arch, model, data.tokenizer.vocab_size, note)
+        check_logits(cfg, model, vocab_of(data))
+        model_cfg = model_config(arch, model, vocab_of(data), note)
         plugin = reg.domain_plugin.get(domain, "?")
         version = reg.plugins[plugin].version if plugin in reg.plugins else "unknown"
         info = RunInfo(domain, corpus, settings, plugin, version, arch, fingerprint)
+        if labels.enabled:
+            info.labels = labels.to_dict()
         trainer = _trainer(out, data, model_cfg, cfg, info, None, quiet, note, world)
     return Run(out, trainer, data, lock=lock, world=world)
 
@@ -110,7 +116,7 @@ def _budget_fit(cfg: TrainConfig, arch, sized, data, fields, world: World, note)
         return {}
     torch.set_num_threads(pick_threads(cfg.threads, world.local_size))
     precision = pick_precision(cfg.precision, torch.device("cpu"))
-    vocab = data.tokenizer.vocab_size
+    vocab = vocab_of(data)
 
     def rate_of(values: dict) -> float | None:
         if world.size > 1:
@@ -118,6 +124,18 @@ def _budget_fit(cfg: TrainConfig, arch, sized, data, fields, world: World, note)
         return measure_rate(arch, values, vocab, cfg.batch_size, cfg.seq_len, precision)
 
     return budget_fit(cfg.max_time, sized, data, arch, fields, rate_of, note)
+
+
+def vocab_of(data: Dataset) -> int:
+    """The model's vocabulary: the tokenizer's, then the control ids of the labels."""
+    return data.tokenizer.vocab_size + data.labels.size
+
+
+def absolute(spec: LabelSpec) -> LabelSpec:
+    """The spec with its sidecar file made absolute (a resume finds it from any folder)."""
+    if spec.sidecar is None:
+        return spec
+    return dataclasses.replace(spec, sidecar=os.path.abspath(os.path.expanduser(spec.sidecar)))
 
 
 def _rank_from_env() -> int:
@@ -210,15 +228,18 @@ def _resume(run_dir: Path, ckpt, cfg, corpus, quiet: bool, note: Note, domain, w
         raise CheckpointError(f"{ckpt.path}: its tokenizer and its run disagree on the domain")
     reg = registry.load()
     tok_cls = reg.domain(info.domain)
+    labels = LabelSpec.from_dict(info.labels)
     data, fingerprint = world.first(
-        lambda: _prepare(tok_cls, corpus or info.corpus, info.settings, note)
+        lambda: _prepare(tok_cls, corpus or info.corpus, info.settings, note, labels)
     )
     if corpus is None and info.fingerprint and fingerprint != info.fingerprint:
         raise SeqgenError(
             f"--resume {run_dir}: the corpus {info.corpus} has changed since the run started; "
             "give --corpus to continue on the new content (the run will not be exact)"
         )
-    if data.tokenizer.get_state() != ckpt.tokenizer.state:
+    if data.tokenizer.get_state() != ckpt.tokenizer.state or (
+        data.labels.to_data() != ckpt.tokenizer.labels
+    ):
         raise SeqgenError(
             f"--resume {run_dir}: the corpus {corpus or info.corpus} no longer gives the run's "
             "vocabulary"
@@ -236,18 +257,20 @@ def _resume(run_dir: Path, ckpt, cfg, corpus, quiet: bool, note: Note, domain, w
     return Run(run_dir, trainer, data, resumed=True, world=world)
 
 
-def _prepare(tok_cls, corpus: str, settings: dict, note: Note) -> tuple[Dataset, str]:
+def _prepare(tok_cls, corpus: str, settings: dict, note: Note, labels=None):
     from seqgen.corpus import resolve
     from seqgen.data import prepare
 
     t0 = time.perf_counter()
     spec = resolve(corpus, tok_cls.file_patterns, registry.load())
-    data = prepare(tok_cls, spec, settings=settings)
+    data = prepare(tok_cls, spec, settings=settings, labels=labels)
     splits = ", ".join(f"{k} {v['tokens']:,}" for k, v in data.meta["splits"].items())
     skipped = len(data.meta.get("skipped", {}))
+    table = data.labels.known()
     note(
         f"{spec.name}: {data.tokenizer.vocab_size:,} token types; tokens: {splits}"
         + (f"; skipped {skipped} file(s)" if skipped else "")
+        + (f"; labels: {', '.join(f'{k} ({len(v)})' for k, v in table.items())}" if table else "")
         + f" ({time.perf_counter() - t0:.1f} s)"
     )
     return data, spec.fingerprint
@@ -315,7 +338,11 @@ def _init_embeddings(model, tok, vectors: bool) -> None:
         return
     given = tok.pretrained_embeddings(embed.embedding_dim) if vectors else None
     if given is not None:
-        given = torch.as_tensor(np.asarray(given, dtype=np.float32))
+        given = np.asarray(given, dtype=np.float32)
+        extra = embed.num_embeddings - tok.vocab_size  # control ids: random, like NaN rows
+        if extra > 0 and given.shape[0] == tok.vocab_size:
+            given = np.concatenate([given, np.full((extra, given.shape[1]), np.nan, np.float32)])
+        given = torch.as_tensor(given)
         if given.shape != embed.weight.shape:
             raise SeqgenError(
                 f"pretrained embeddings have shape {tuple(given.shape)}, "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -59,11 +59,14 @@ class Option:
 class Document:
     """One document of a corpus. ``parts`` are domain objects (text chunks, note lists, ...)
     in order; they may be produced lazily so a large file is never held whole in memory.
-    ``split`` is set when the source itself says which split the document belongs to."""
+    ``split`` is set when the source itself says which split the document belongs to.
+    ``labels`` are key=value pairs the reader knows (``{"author": "hikmet"}``); the core turns
+    them into control tokens at the start of the document (docs/labels.md)."""
 
     name: str
     parts: Iterable[Any]
     split: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 class Constraint:
@@ -257,6 +260,15 @@ class Tokenizer:
         """Facts about a generated sample worth showing beside it, e.g. whether markup is
         well-formed (``seqgen studio`` shows them). Keys are labels, values short. Default:
         none."""
+        return {}
+
+    def labels(self, document: Document) -> dict[str, str]:
+        """Labels the domain derives from a document itself (``{"key": "G-minor"}``), used
+        when a run is trained with ``--domain-labels``; text keys and non-empty text values.
+        ``document.parts`` is an iterator: read only as far as you need (what you read is
+        still encoded, and held in memory until it is). A fitted tokenizer
+        is asked (what ``fit`` learned, e.g. terciles, may set the values); a training variant
+        (``augment``) is asked again with ``decode(variant)`` as its one part. Default: none."""
         return {}
 
     def eval_extras(self, ids: np.ndarray) -> dict[str, Any]:

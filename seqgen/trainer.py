@@ -116,7 +116,7 @@ class Trainer:
         units = self.data.units("valid")
         if self.cfg.val_tokens and len(ids) > self.cfg.val_tokens:  # a large split: a prefix
             ids = np.asarray(ids[: self.cfg.val_tokens])
-            units = tok.count_units(ids)
+            units = tok.count_units(ids[ids < tok.vocab_size])  # control ids are no units
             row["val_prefix_tokens"] = len(ids)
         share = (self.world.rank, self.world.size)
         logp = target_logprobs(
@@ -290,7 +290,11 @@ class Trainer:
             model_config=_plain(self.model.config),
             model={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             tokenizer=TokenizerInfo(
-                tok.name, self.info.plugin, self.info.plugin_version, tok.get_state()
+                tok.name,
+                self.info.plugin,
+                self.info.plugin_version,
+                tok.get_state(),
+                self.data.labels.to_data(),
             ),
             run=self.info,
             train_config=self.cfg,

@@ -21,6 +21,7 @@ from seqgen_plugins.midi.io import (
     read_scores,
     write_piece,
 )
+from seqgen_plugins.midi.labels import notes_per_second, piece_labels, terciles
 from seqgen_plugins.midi.performance import Performance
 from seqgen_plugins.midi.vocab import (
     DENS,
@@ -108,6 +109,8 @@ class MidiTokenizer(Tokenizer):
         # the longest note and most simultaneous notes of the corpus, in the encoding's units
         # (learned by fit; None in an unfitted tokenizer or an old checkpoint: no bound)
         self.limits: dict[str, int] | None = None
+        # notes per second parting the training pieces in thirds (labels' density; fit)
+        self.density_cuts: list[float] | None = None
         self._fitting = False
         self._parsed: dict[str, list[Document]] = {}  # read while fitting, handed out once
         self._kept_notes = 0
@@ -191,6 +194,7 @@ class MidiTokenizer(Tokenizer):
         a held pedal) do not set the bound for the rest."""
         longest: list[int] = []
         polyphony: list[int] = []
+        density: list[float] = []
         self._fitting = True
         try:
             for doc in documents:
@@ -198,8 +202,10 @@ class MidiTokenizer(Tokenizer):
                     n, k = self.encoding.limits(part)
                     longest.append(n)
                     polyphony.append(k)
+                    density.append(notes_per_second(part))
         finally:
             self._fitting = False
+        self.density_cuts = terciles(density)
         self.limits = {
             "longest": max(_share_within(longest, LIMIT_SHARE), 1),
             "polyphony": max(_share_within(polyphony, LIMIT_SHARE), 1),
@@ -299,6 +305,13 @@ class MidiTokenizer(Tokenizer):
     def to_text(self, ids: Sequence[int]) -> str:
         return "".join(self.token_name(int(i)) for i in ids)
 
+    def labels(self, document: Document) -> dict[str, str]:
+        """key (e.g. G-minor), mode, metre (first time signature), tempo (slow/medium/fast by
+        the first tempo) and density (low/medium/high notes per second, in terciles of the
+        training pieces) of the document's first piece."""
+        parts = list(document.parts)
+        return piece_labels(parts[0], self.density_cuts) if parts else {}
+
     def write(self, ids: Sequence[int], path: Path) -> None:
         """By suffix: .mid/.midi, .musicxml/.xml/.mxl (music21), .wav (FluidSynth or sine
         synthesis), .png (piano roll), .txt (event listing)."""
@@ -316,6 +329,8 @@ class MidiTokenizer(Tokenizer):
         state = {"settings": dict(self.settings), "vocab": VOCAB}
         if self.limits is not None:
             state["limits"] = dict(self.limits)
+        if self.density_cuts is not None:
+            state["density_cuts"] = list(self.density_cuts)
         return state
 
     @classmethod
@@ -325,6 +340,9 @@ class MidiTokenizer(Tokenizer):
         limits = state.get("limits")
         if isinstance(limits, dict):
             tok.limits = {k: int(limits[k]) for k in ("longest", "polyphony") if k in limits}
+        cuts = state.get("density_cuts")
+        if isinstance(cuts, list) and len(cuts) == 2:
+            tok.density_cuts = [float(c) for c in cuts]
         return tok
 
 

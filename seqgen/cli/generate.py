@@ -89,6 +89,16 @@ Cache = Annotated[
         help="Mix in the run's document cache (runs trained with --cache): repeated phrases.",
     ),
 ]
+Label = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--label",
+        "-l",
+        metavar="KEY=VALUE",
+        help="Ask for a control label the run was trained with (repeatable), e.g. "
+        "--label author=hikmet; none: the model's own mix. docs/labels.md.",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Do not print samples to stdout.")]
 
 
@@ -111,6 +121,7 @@ def generate(
     audio: Audio = None,
     plot: Plot = None,
     cache: Cache = True,
+    label: Label = None,
     quiet: Quiet = False,
 ) -> None:
     """Generate from a trained model. Example: seqgen generate runs/char --prime "ROMEO:" """
@@ -126,7 +137,11 @@ def generate(
         length_penalty=length_penalty, num_samples=num_samples, seed=seed,
         until=goals[0] if goals else None,
     ).check()  # fmt: skip
+    from seqgen.labels import parse_labels
+
+    labels = parse_labels(label)
     model = api.load(target)
+    model.labels.ids(labels)  # a label the run does not know: one line, before anything else
     tok = model.tokenizer
     extras = _renders(tok, {"audio": audio, "plot": plot})
     for path in [out, *extras]:
@@ -142,7 +157,7 @@ def generate(
     printer = _Printer(tok) if stream else None
     if printer and ids:
         sys.stdout.write(tok.to_text(ids))
-    samples = model.generate_ids(ids, on_token=printer, **_fields(cfg))
+    samples = model.generate_ids(ids, on_token=printer, labels=labels, **_fields(cfg))
     if printer:
         printer.flush()
     elif not quiet:
@@ -156,7 +171,9 @@ def generate(
 def _fields(cfg) -> dict:
     from dataclasses import fields
 
-    return {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "cache"}
+    return {
+        f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in ("cache", "controls")
+    }
 
 
 def _renders(tok, asked: dict) -> list:

@@ -28,6 +28,9 @@ def train(
     domain: o.Domain = None,
     corpus: o.Corpus = None,
     option: o.DomainOptions = None,
+    labels_from_folders: o.LabelsFromFolders = None,
+    labels: o.LabelFile = None,
+    domain_labels: o.DomainLabels = None,
     out: o.Out = None,
     resume: o.Resume = None,
     arch: o.Arch = None,
@@ -82,7 +85,7 @@ def _train(given: dict) -> None:
         job = run.start(
             given["domain"], given.get("corpus"), given.get("out"),
             options=parse_pairs(given.get("option")), arch=given.get("arch", "lstm"),
-            model=model, train=train, quiet=quiet, note=note,
+            model=model, train=train, quiet=quiet, note=note, labels=_labels(given),
         )  # fmt: skip
     t = job.trainer
     if not job.world.main:
@@ -107,14 +110,26 @@ def _model_options(given: dict) -> dict:
     if div is not None and div < 1:
         raise SeqgenError(f"--adaptive-div {div}: give a number >= 1")
     resume = given.get("resume")
-    if resume is not None and (model or "arch" in given or given.get("option")):
-        raise SeqgenError("--resume continues a run as it was built: no model or -o options")
+    labelled = any(k in given for k in ("labels_from_folders", "labels", "domain_labels"))
+    if resume is not None and (model or "arch" in given or given.get("option") or labelled):
+        raise SeqgenError("--resume continues a run as it was built: no model, -o or label options")
     if resume is None and not given.get("domain"):
         raise SeqgenError("--domain is required (see `seqgen domains`)")
     nproc = given.get("nproc")
     if nproc is not None and nproc < 1:
         raise SeqgenError(f"--nproc {nproc}: give 1 or more processes")
     return model
+
+
+def _labels(given: dict):
+    """Where the documents' control labels come from (seqgen.labels)."""
+    from seqgen.labels import LabelSpec
+
+    file = given.get("labels")
+    return LabelSpec(
+        given.get("labels_from_folders"), str(file) if file else None,
+        bool(given.get("domain_labels")),
+    )  # fmt: skip
 
 
 def _launch(given: dict, model: dict, train: dict) -> None:

@@ -50,6 +50,32 @@ DomainOptions = Annotated[
         help="A domain option (repeatable; see `seqgen domains NAME`).",
     ),
 ]
+LabelsFromFolders = Annotated[
+    str | None,
+    typer.Option(
+        "--labels-from-folders",
+        metavar="KEY",
+        help="Label each file KEY=its first-level folder under the corpus "
+        "(corpus/hikmet/*.txt: author=hikmet with KEY author); docs/labels.md.",
+    ),
+]
+LabelFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels",
+        metavar="FILE",
+        help="A .csv (a 'file' column, then one column per label) or .jsonl of file -> labels, "
+        "files relative to the corpus folder; wins over folders and --domain-labels.",
+    ),
+]
+DomainLabels = Annotated[
+    bool | None,
+    typer.Option(
+        "--domain-labels/--no-domain-labels",
+        help="Label each document with what the domain derives itself (music: key, mode, "
+        "metre, tempo, density; markup: namespace). [default: no-domain-labels]",
+    ),
+]
 Out = Annotated[
     Path | None, typer.Option("--out", help="Run directory. [default: runs/DOMAIN-TIMESTAMP]")
 ]

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from seqgen.errors import SeqgenError
+from seqgen.testing.label_check import _check_labels
 from seqgen.testing.report import _crash, _same, _short, _Stop
 from seqgen.testing.walks import _check_constraint, _check_copy, _walk
 from seqgen.tokenizer import Document, Tokenizer
@@ -31,6 +32,8 @@ CHECKS: dict[str, str] = {
     "declarations": "renders, measures and default_corpus are well-formed; each declared "
     "render writes a non-empty file",
     "write_read": "write() produces a file in the native format that read() accepts",
+    "labels": "labels() gives text keys and values for each document, the same twice, and "
+    "never raises",
 }
 
 
@@ -382,6 +385,7 @@ _NEEDS_TOKENIZER = (
     "write_read",
     "copy",
     "declarations",
+    "labels",
 )
 
 
@@ -397,4 +401,5 @@ _FUNCS: dict[str, Callable[..., None]] = {
     "write_read": _check_write_read,
     "copy": _check_copy,
     "declarations": _check_declarations,
+    "labels": _check_labels,
 }
