@@ -126,7 +126,8 @@ def generate(
 ) -> None:
     """Generate from a trained model. Example: seqgen generate runs/char --prime "ROMEO:" """
     from seqgen import api
-    from seqgen.decode import DecodeConfig
+    from seqgen.decode import DecodeConfig, check_until
+    from seqgen.labels import parse_labels
 
     goals = [(name, v) for name, v in (("seconds", seconds), ("bars", bars)) if v is not None]
     if len(goals) > 1:
@@ -137,8 +138,6 @@ def generate(
         length_penalty=length_penalty, num_samples=num_samples, seed=seed,
         until=goals[0] if goals else None,
     ).check()  # fmt: skip
-    from seqgen.labels import parse_labels
-
     labels = parse_labels(label)
     model = api.load(target)
     model.labels.ids(labels)  # a label the run does not know: one line, before anything else
@@ -147,8 +146,6 @@ def generate(
     for path in [out, *extras]:
         if path is not None and path.is_dir():  # refused before anything is sampled
             raise SeqgenError(f"{path}: is a directory; give a file name to write")
-    from seqgen.decode import check_until
-
     check_until(tok, cfg.until)  # before anything is printed
     ids = _prime_ids(model, prime, prime_file)
     cfg.cache = model.checkpoint.cache if cache else None
@@ -161,11 +158,16 @@ def generate(
     if printer:
         printer.flush()
     elif not quiet:
-        for k, s in enumerate(samples, 1):
-            typer.echo(f"--- sample {k} ---" if len(samples) > 1 else tok.to_text(ids + s))
-            if len(samples) > 1:
-                typer.echo(tok.to_text(ids + s))
+        _echo(tok, ids, samples)
     _write(tok, ids, samples, out, extras)
+
+
+def _echo(tok, ids: list[int], samples: list[list[int]]) -> None:
+    """Samples printed whole (when they were not streamed), headed when there are several."""
+    for k, s in enumerate(samples, 1):
+        typer.echo(f"--- sample {k} ---" if len(samples) > 1 else tok.to_text(ids + s))
+        if len(samples) > 1:
+            typer.echo(tok.to_text(ids + s))
 
 
 def _fields(cfg) -> dict:
