@@ -190,6 +190,7 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(studio, monkeypat
         ({"run": "text", "colour": "red"}, "colour: not a generate option"),
         ({"run": "text", "prime": "\u2603"}, "prime"),
         ({}, "run: pick a run"),
+        ({"run": "text", "control.author": "hikmet"}, "trained without labels"),
     ],
 )
 def test_a_bad_option_is_a_400_with_one_line(studio, fields, says):
@@ -309,3 +310,11 @@ def test_the_documented_curl_example_runs(studio, tmp_path):
     assert len(audio) / rate > 1 and np.abs(audio).max() > 0.1
     continued = json.loads(lines[-1])
     assert studio.wait(continued["id"])["state"] == "done"
+
+
+def test_control_fields_become_the_labels_asked_for():
+    from seqgen.studio.options import parse
+
+    got = parse({"run": "r", "control.key": " G-minor ", "control.density": ""})
+    assert got == {"run": "r", "labels": {"key": "G-minor"}}  # empty: the model's own mix
+    assert "labels" not in parse({"run": "r", "control.key": ""})

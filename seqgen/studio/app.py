@@ -149,6 +149,9 @@ class _State:
     def _start(self, fields: dict, upload):
         model = self.models.get(self.catalog.path(fields["run"]))
         options = decode_options(fields, model.tokenizer, self.settings.max_length)
+        if "labels" in fields:  # one line naming what the run knows, before anything runs
+            model.labels.ids(fields["labels"], flag="control")
+            options["labels"] = fields["labels"]
         ids = prime_ids(model, fields.get("prime"), upload, self.folder)
         return self.jobs.submit(fields["run"], model, ids, options)
 

@@ -16,7 +16,7 @@ FIELDS = {  # name -> type; anything else in a request is refused
     "length_penalty": float, "seed": int, "cache": bool,
 }  # fmt: skip
 IGNORED = ("prime_file",)  # the upload, read on its own
-CONTROL = "control."  # control labels (none exist yet): "control.NAME" fields, refused for now
+CONTROL = "control."  # "control.KEY" fields: the run's control labels (docs/labels.md)
 
 
 def parse(raw: dict[str, Any]) -> dict[str, Any]:
@@ -25,8 +25,11 @@ def parse(raw: dict[str, Any]) -> dict[str, Any]:
     for name, value in raw.items():
         if name in IGNORED:
             continue
-        if name.startswith(CONTROL):
-            raise SeqgenError(f"{name}: this run has no control labels")
+        if name.startswith(CONTROL):  # empty: the model's own mix for that key
+            value = _convert(name, value, str).strip()
+            if value:
+                out.setdefault("labels", {})[name[len(CONTROL) :]] = value
+            continue
         kind = FIELDS.get(name)
         if kind is None:
             raise SeqgenError(f"{name}: not a generate option (options: {', '.join(FIELDS)})")

@@ -176,7 +176,15 @@ def _summarize(path: Path) -> dict[str, Any]:
         "output_suffix": tok.output_suffix,
         "measures": list(tok.measures),
         "prints_text": tok.prints_text(),
-        "controls": [],  # control labels a run was trained with: none exist yet
+        "controls": _controls(ckpt),  # the control labels it was trained with
         "best": best_figures(rows),
         "curves": curves(rows),
     }
+
+
+def _controls(ckpt) -> list[dict[str, Any]]:
+    """Each label key the run was trained with and its values (docs/labels.md)."""
+    from seqgen.labels import LabelTable
+
+    known = LabelTable(0, [tuple(p) for p in ckpt.tokenizer.labels]).known()
+    return [{"key": k, "values": vs} for k, vs in known.items()]

@@ -81,6 +81,16 @@ function showRun() {
     measures.appendChild(label);
   }
   $("controls-none").hidden = r.controls.length > 0;
+  const box = $("controls");
+  box.querySelectorAll("label.control").forEach((n) => n.remove());
+  for (const c of r.controls) {  // one choice per label key; "any": the model's own mix
+    const label = el("label", { class: "control" }, `${c.key} `);
+    const pick = el("select", { id: `control-${c.key}`, name: `control.${c.key}` });
+    pick.appendChild(el("option", { value: "" }, "any"));
+    for (const v of c.values) pick.appendChild(el("option", { value: v }, v));
+    label.appendChild(pick);
+    box.appendChild(label);
+  }
 }
 
 function showTable() {
