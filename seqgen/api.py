@@ -122,6 +122,7 @@ class Model:
         from seqgen.distributed import SINGLE
         from seqgen.evaluate import Score, cached_logprobs, target_logprobs
         from seqgen.hardware import pick_precision
+        from seqgen.labels import without_controls
 
         precision = pick_precision(precision, torch.device("cpu"))  # scored where it was built
 
@@ -131,7 +132,7 @@ class Model:
             split = "all"
         t0 = time.perf_counter()
         tok, ids = self.tokenizer, data.tokens(split)
-        plain = ids[ids < tok.vocab_size] if self.labels.size else ids  # no control ids
+        plain = without_controls(tok, ids)
         share = (world.rank, world.size)
         logp = target_logprobs(
             self.model, ids, tok.eod_id, streams=streams, share=share, precision=precision

@@ -27,7 +27,14 @@ import numpy as np
 
 from seqgen.corpus import ALL, CorpusSpec, Source
 from seqgen.errors import DataError, SeqgenError
-from seqgen.labels import Labeller, LabelSpec, LabelTable, corpus_root, head_length
+from seqgen.labels import (
+    Labeller,
+    LabelSpec,
+    LabelTable,
+    corpus_root,
+    head_length,
+    without_controls,
+)  # fmt: skip
 from seqgen.prepare_pool import ByteProgress, Splits, default_workers, encoder, pool_size
 from seqgen.tokenizer import Document, Tokenizer
 
@@ -290,7 +297,7 @@ def _counts(work: Path, dtype, tok: Tokenizer, augmented: int) -> dict[str, dict
         n, units, documents = path.stat().st_size // dtype.itemsize, 0, 0
         with open(path, "rb") as f:
             while (ids := np.fromfile(f, dtype=dtype, count=1 << 22)).size:
-                units += tok.count_units(ids[ids < tok.vocab_size])  # no control ids
+                units += tok.count_units(without_controls(tok, ids))
                 documents += int(np.count_nonzero(ids == tok.eod_id))
         counts[split] = {"tokens": int(n), "units": int(units), "documents": documents}
         if split == "train" and augmented:

@@ -28,6 +28,7 @@ from seqgen.distributed import SINGLE, World
 from seqgen.doccache import CacheWeights
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import LN2, cached_logprobs, fit_cache, target_logprobs
+from seqgen.labels import without_controls
 from seqgen.models import LanguageModel
 from seqgen.optim import clip_gradients
 from seqgen.schedule import Schedule
@@ -116,7 +117,7 @@ class Trainer:
         units = self.data.units("valid")
         if self.cfg.val_tokens and len(ids) > self.cfg.val_tokens:  # a large split: a prefix
             ids = np.asarray(ids[: self.cfg.val_tokens])
-            units = tok.count_units(ids[ids < tok.vocab_size])  # control ids are no units
+            units = tok.count_units(without_controls(tok, ids))
             row["val_prefix_tokens"] = len(ids)
         share = (self.world.rank, self.world.size)
         logp = target_logprobs(
@@ -284,18 +285,13 @@ class Trainer:
     # --- checkpoints -----------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
         """Everything a resumed run needs, as of the last completed step."""
-        tok = self.data.tokenizer
+        tok, plugin = self.data.tokenizer, (self.info.plugin, self.info.plugin_version)
+        labels = self.data.labels.to_data()
         return Checkpoint(
             arch=self.info.arch,
             model_config=_plain(self.model.config),
             model={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            tokenizer=TokenizerInfo(
-                tok.name,
-                self.info.plugin,
-                self.info.plugin_version,
-                tok.get_state(),
-                self.data.labels.to_data(),
-            ),
+            tokenizer=TokenizerInfo(tok.name, *plugin, tok.get_state(), labels),
             run=self.info,
             train_config=self.cfg,
             progress=Progress(**{**vars(self.progress), "world": self.world.size}),

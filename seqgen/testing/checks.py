@@ -375,18 +375,9 @@ def _check_declarations(tok: Tokenizer, docs: list[Document], tmp: Path, **_: An
 
 
 _NEEDS_TOKENIZER = (
-    "special",
-    "ids",
-    "roundtrip",
-    "deterministic",
-    "state",
-    "bad_input",
-    "constraint",
-    "write_read",
-    "copy",
-    "declarations",
-    "labels",
-)
+    "special", "ids", "roundtrip", "deterministic", "state", "bad_input", "constraint",
+    "write_read", "copy", "declarations", "labels",
+)  # fmt: skip
 
 
 _FUNCS: dict[str, Callable[..., None]] = {
