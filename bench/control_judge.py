@@ -113,7 +113,9 @@ def agreement(model, judge, key: str, values: list[str], args) -> dict:
         }
         if key == "key":
             mode = v.split("-")[1]
-            rows[v]["mode_with_label"] = sum(h and h.endswith(mode) for h in heard) / len(heard)
+            rows[v]["mode_with_label"] = sum(bool(h) and h.endswith(mode) for h in heard) / len(
+                heard
+            )
     mean = {m: float(np.mean([r[m] for r in rows.values()])) for m in next(iter(rows.values()))}
     return {"mean": mean, "per_value": rows}
 

@@ -91,7 +91,7 @@ class Model:
         own mix."""
         from seqgen.decode import DecodeConfig, decode
 
-        options["controls"] = tuple(self.labels.ids(dict(labels or {}), flag="labels"))
+        options["controls"] = self.labels.slots(dict(labels or {}), flag="labels")
         cfg = DecodeConfig(**options, cache=self.checkpoint.cache if cache else None)
         return decode(self.model, self.tokenizer, cfg, prime=list(prime_ids), on_token=on_token)
 

@@ -43,7 +43,9 @@ class DecodeConfig:
     stop_at_eod: bool = True
     until: tuple[str, float] | None = None  # (measure, amount): stop when a sample spans it
     cache: CacheWeights | None = None  # mix the document cache in (a run trained with --cache)
-    controls: tuple[int, ...] = ()  # control ids (seqgen.labels) read after end-of-document
+    # Control ids (seqgen.labels) read after the end-of-document: one slot per label key, the
+    # id asked for or the key's ids, of which one is drawn from the model for each sample.
+    controls: tuple[tuple[int, ...], ...] = ()
 
     def check(self) -> DecodeConfig:
         """SeqgenError naming the first option no decoding can use."""
@@ -186,11 +188,19 @@ def decode(
     return _sample(model, tok, cfg, prime, on_token)
 
 
-def read_prime(model, tok: Tokenizer, prime: Sequence[int], rows: int, controls=()):
-    """The prime (after the end-of-document token and the control ids) in one fused pass: the
-    last logits (rows, V) and the stepper with its state."""
-    x = torch.tensor([[tok.eod_id, *controls, *prime]] * rows, dtype=torch.long)
-    logits, state = model(x)
+def read_prime(model, tok: Tokenizer, prime: Sequence[int], rows: int, controls=(), rng=None):
+    """The prime, after the end-of-document token and the control slots, in one fused pass: the
+    last logits (rows, V) and the stepper with its state. A slot of several ids gets one per
+    row, drawn with ``rng`` from the model's probabilities over them (the likeliest without)."""
+    head = np.full((rows, 1), tok.eod_id, dtype=np.int64)
+    for slot in controls:
+        ids = np.asarray(slot, dtype=np.int64)
+        if len(ids) > 1:
+            scores = model(torch.from_numpy(head))[0][:, -1, ids].float().cpu().numpy()
+            ids = ids[draw(softmax(scores), rng) if rng is not None else scores.argmax(-1)]
+        head = np.concatenate([head, np.broadcast_to(ids, (rows,))[:, None]], 1)
+    body = np.broadcast_to(np.asarray(prime, dtype=np.int64), (rows, len(prime)))
+    logits, state = model(torch.from_numpy(np.concatenate([head, body], 1)))
     stepper = model.stepper()
     return logits[:, -1].float().cpu().numpy(), stepper, stepper.start(state)
 
@@ -201,7 +211,7 @@ def _sample(model, tok, cfg: DecodeConfig, prime, on_token: OnToken | None) -> l
     n = cfg.num_samples
     rng = np.random.default_rng(cfg.seed)
     hyps = [Hypothesis(tok, cfg, prime) for _ in range(n)]
-    logits, stepper, state = read_prime(model, tok, prime, n, cfg.controls)
+    logits, stepper, state = read_prime(model, tok, prime, n, cfg.controls, rng)
     for step in range(cfg.length):
         logits = shape(logits, hyps, tok, cfg, first=step == 0)
         if cfg.greedy:

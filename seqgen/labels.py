@@ -301,6 +301,18 @@ class LabelTable:
                 raise SeqgenError(f"{flag} {key}={labels[key]}: the run knows {have}")
         return [self._index[(k, labels[k])] for k in sorted(labels)]
 
+    def slots(self, labels: dict[str, str], flag: str = "--label") -> tuple[tuple[int, ...], ...]:
+        """What generation reads after the end-of-document: one slot per key the run knows,
+        in sorted key order, as training wrote them. A key asked for is its one id; any other
+        key is all its ids, one of which the decoder draws from the model (its own mix)."""
+        given = dict(zip(sorted(labels), self.ids(labels, flag), strict=True))
+        groups: dict[str, list[int]] = {}
+        for pair, i in self._index.items():
+            groups.setdefault(pair[0], []).append(i)
+        return tuple(
+            (given[k],) if k in given else tuple(sorted(groups[k])) for k in sorted(groups)
+        )
+
     def labels_of(self, ids: Sequence[int]) -> dict[str, str]:
         return dict(self.pairs[int(i) - self.base] for i in ids if int(i) >= self.base)
 

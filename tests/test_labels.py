@@ -226,6 +226,51 @@ def test_generate_with_a_label_primes_its_control_id(run_dir, cli):
     assert code == 0, err
 
 
+def test_slots_fill_every_key_in_training_order():
+    from seqgen.labels import LabelTable
+
+    table = LabelTable(10, [("mode", "minor"), ("key", "A"), ("key", "G"), ("mode", "major")])
+    assert table.slots({}) == ((11, 12), (10, 13))  # key before mode, each of its ids
+    assert table.slots({"mode": "major"}) == ((11, 12), (13,))
+    assert table.slots({"key": "G", "mode": "minor"}) == ((12,), (10,))
+
+
+def test_a_label_not_asked_for_is_drawn_from_the_model(run_dir):
+    """Training always wrote a style id after the end-of-document, so sampling without one
+    draws it from the model, for each sample: it follows the model's probabilities."""
+    import torch
+
+    import seqgen
+
+    model = seqgen.load(run_dir)
+    ids = {v: model.labels.ids({"style": v})[0] for v in ("aaa", "bbb")}
+    firsts = []
+    real = model.model.forward
+
+    def spy(x, *a, **k):
+        if x.shape[1] > 2:  # the pass over end-of-document, control and prime
+            firsts.extend(x[:, 1].tolist())
+        return real(x, *a, **k)
+
+    model.model.forward = spy
+    for favoured, other in (("aaa", "bbb"), ("bbb", "aaa")):
+        firsts.clear()
+        with torch.no_grad():
+            model.model.head.bias[ids[favoured]] += 50.0
+            model.generate_ids(prime_ids=[1, 2], length=3, num_samples=8, seed=0)
+            model.model.head.bias[ids[favoured]] -= 50.0
+        assert firsts == [ids[favoured]] * 8
+    with torch.no_grad():  # the two equally likely: both drawn among 40 samples
+        model.model.head.bias[ids["aaa"]] = model.model.head.bias[ids["bbb"]]
+        model.model.head.weight[ids["aaa"]] = model.model.head.weight[ids["bbb"]]
+    firsts.clear()
+    model.generate_ids(prime_ids=[1, 2], length=3, num_samples=40, seed=0)
+    assert set(firsts) == set(ids.values())
+    firsts.clear()
+    model.generate_ids(prime_ids=[1, 2], labels={"style": "aaa"}, length=3, num_samples=5)
+    assert firsts == [ids["aaa"]] * 5
+
+
 def test_control_ids_are_never_sampled(run_dir):
     import torch
 

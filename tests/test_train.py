@@ -34,10 +34,12 @@ def losses(run):
     return {r["step"]: r["train_loss"] for r in rows if "train_loss" in r}
 
 
-def test_resume_is_exact(cli, tmp_path, text):
+@pytest.mark.parametrize("extra", [(), ("--weight-drop", "0.4")], ids=["dropout", "weight-drop"])
+def test_resume_is_exact(cli, tmp_path, text, extra):
     whole, halves = tmp_path / "whole", tmp_path / "halves"
+    tiny = (*TINY, *extra)
     code, _, err = cli(
-        "train", "-d", "char", "-c", text, "--out", whole, "--max-steps", "40", "--seed", "5", *TINY
+        "train", "-d", "char", "-c", text, "--out", whole, "--max-steps", "40", "--seed", "5", *tiny
     )
     assert code == 0, err
     code, _, err = cli(
@@ -54,7 +56,7 @@ def test_resume_is_exact(cli, tmp_path, text):
         "5",
         "--stop-after",
         "20",
-        *TINY,
+        *tiny,
     )
     assert code == 0, err
     assert checkpoint.load(halves / "checkpoint.pt").progress.step == 20

@@ -38,6 +38,7 @@ def train(
     num_layers: o.NumLayers = None,
     embedding_size: o.EmbeddingSize = None,
     dropout: o.Dropout = None,
+    weight_drop: o.WeightDrop = None,
     tie_weights: o.TieWeights = None,
     adaptive_softmax: o.AdaptiveSoftmax = None,
     adaptive_div: o.AdaptiveDiv = None,

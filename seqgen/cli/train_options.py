@@ -110,6 +110,14 @@ Dropout = Annotated[
         rich_help_panel=MODEL,
     ),
 ]
+WeightDrop = Annotated[
+    float | None,
+    typer.Option(
+        help="Share of the recurrent weights dropped at each training step (DropConnect, as in "
+        "AWD-LSTM; docs/training.md). [default: 0]",
+        rich_help_panel=MODEL,
+    ),
+]
 TieWeights = Annotated[
     bool | None,
     typer.Option(
@@ -261,7 +269,8 @@ Nproc = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or samples.")]
 
 MODEL_FIELDS = (
-    "hidden_size", "num_layers", "embedding_size", "dropout", "tie_weights", "adaptive_div",
+    "hidden_size", "num_layers", "embedding_size", "dropout", "weight_drop", "tie_weights",
+    "adaptive_div",
 )  # fmt: skip
 TRAIN_FIELDS = (
     "batch_size", "seq_len", "lr", "optimizer", "clip", "weight_decay", "seed", "patience",

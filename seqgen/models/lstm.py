@@ -31,6 +31,9 @@ class LSTMConfig:
     hidden_size: int = 512  # LSTM units per layer
     num_layers: int = 2
     dropout: float = 0.1  # on embeddings, between layers and before the head
+    # DropConnect on the recurrent matrices W_hh (AWD-LSTM's weight drop, Merity et al. 2018):
+    # one mask per training step, the same at every time step; none in evaluation.
+    weight_drop: float = 0.0
     tie_weights: bool = False  # share embedding and output matrices (Press & Wolf 2017)
     # Adaptive softmax (Grave et al. 2017): frequency-rank cutoffs, e.g. [2000, 10000] keeps the
     # 2,000 most frequent tokens in the head and puts rarer ones in two smaller-rank clusters.
@@ -43,8 +46,12 @@ class LSTMConfig:
         for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"--dropout {self.dropout:g}: give a number from 0 up to (not) 1")
+        for name in ("dropout", "weight_drop"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(
+                    f"{flag} {getattr(self, name):g}: give a number from 0 up to (not) 1"
+                )
         if self.adaptive_cutoffs:
             width = self.embedding_size if self.tie_weights else self.hidden_size
             n = len(self.adaptive_cutoffs)
@@ -81,8 +88,18 @@ class LSTMLanguageModel(TokenHead):
 
     def features(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Top-layer LSTM outputs (B, T, H, or E with tying) for ids x (B, T)."""
-        out, state = self.lstm(self.drop(self.embed(x)), state)
+        out, state = self.recur(self.drop(self.embed(x)), state)
         return self.project(self.drop(out)), state
+
+    def recur(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """The LSTM layers; in training with weight_drop, over W_hh with a share of its
+        entries dropped (the rest scaled up to match)."""
+        p = self.cfg.weight_drop
+        if not (self.training and p):
+            return self.lstm(x, state)
+        names = (f"weight_hh_l{k}" for k in range(self.cfg.num_layers))
+        dropped = {n: nn.functional.dropout(getattr(self.lstm, n), p) for n in names}
+        return torch.func.functional_call(self.lstm, dropped, (x, state))
 
     def stepper(self) -> LSTMStepper:
         return LSTMStepper(self)
