@@ -106,7 +106,8 @@ def agreement(model, judge, key: str, values: list[str], args) -> dict:
     opts = dict(length=args.length, num_samples=args.samples, seed=args.seed)
     rows, free = {}, [judge(s) for s in model.generate_ids(**opts)]
     for v in values:
-        heard = [judge(s) for s in model.generate_ids(labels={key: v}, **opts)]
+        asked = model.generate_ids(labels={key: v}, guidance=args.guidance, **opts)
+        heard = [judge(s) for s in asked]
         rows[v] = {
             "with_label": sum(h == v for h in heard) / len(heard),
             "without_label": sum(h == v for h in free) / len(free),
@@ -141,6 +142,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=10, help="samples per label value")
     p.add_argument("--length", type=int, default=None, help="tokens a sample (default 400/600)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance")
     p.add_argument("--twin", action="store_true", help="also train without labels: NLL cost")
     args = p.parse_args()
     import seqgen
@@ -160,6 +162,7 @@ def main() -> None:
         sys.exit(f"control_judge: the run has no {key!r} labels (it has {model.labels.known()})")
     report = {"control": args.control, "run": str(run_dir), "corpus": args.corpus}
     report.update(samples_per_value=args.samples, length=args.length, values=values)
+    report["guidance"] = args.guidance
     report["agreement"] = agreement(model, judge_for(args.control, model, data), key, values, args)
     report["val_bits_per_unit"] = {"with_labels": model.score()["bits_per_unit"]}
     if args.twin:

@@ -92,6 +92,10 @@ class Model:
         from seqgen.decode import DecodeConfig, decode
 
         options["controls"] = self.labels.slots(dict(labels or {}), flag="labels")
+        if options.get("guidance"):
+            if not labels:
+                raise SeqgenError("--guidance steers toward a --label: give one")
+            options["free"] = self.labels.slots({})
         cfg = DecodeConfig(**options, cache=self.checkpoint.cache if cache else None)
         return decode(self.model, self.tokenizer, cfg, prime=list(prime_ids), on_token=on_token)
 

@@ -46,6 +46,10 @@ class DecodeConfig:
     # Control ids (seqgen.labels) read after the end-of-document: one slot per label key, the
     # id asked for or the key's ids, of which one is drawn from the model for each sample.
     controls: tuple[tuple[int, ...], ...] = ()
+    # Classifier-free guidance: each step's log-probabilities move away from those of a twin
+    # sample whose labels are all drawn from the model (``free``), by this weight.
+    guidance: float = 0.0
+    free: tuple[tuple[int, ...], ...] = ()
 
     def check(self) -> DecodeConfig:
         """SeqgenError naming the first option no decoding can use."""
@@ -66,7 +70,14 @@ class DecodeConfig:
         if self.until is not None and not (math.isfinite(self.until[1]) and self.until[1] > 0):
             raise SeqgenError(f"--{self.until[0]} {self.until[1]}: give a positive number")
         self._check_beam()
+        self._check_guidance()
         return self
+
+    def _check_guidance(self) -> None:
+        if not (math.isfinite(self.guidance) and 0 <= self.guidance <= 20):
+            raise SeqgenError(f"--guidance {self.guidance}: give a weight from 0 to 20")
+        if self.guidance and self.beam > 1:
+            raise SeqgenError("--guidance is for sampling, not --beam")
 
     def _check_beam(self) -> None:
         if self.beam < 1:
@@ -212,7 +223,11 @@ def _sample(model, tok, cfg: DecodeConfig, prime, on_token: OnToken | None) -> l
     rng = np.random.default_rng(cfg.seed)
     hyps = [Hypothesis(tok, cfg, prime) for _ in range(n)]
     logits, stepper, state = read_prime(model, tok, prime, n, cfg.controls, rng)
+    if cfg.guidance:  # the twin: the same tokens after labels the model draws itself
+        free, _, free_state = read_prime(model, tok, prime, n, cfg.free, rng)
     for step in range(cfg.length):
+        if cfg.guidance:
+            logits = guided(logits, free, cfg.guidance)
         logits = shape(logits, hyps, tok, cfg, first=step == 0)
         if cfg.greedy:
             nxt = logits.argmax(-1)
@@ -226,11 +241,20 @@ def _sample(model, tok, cfg: DecodeConfig, prime, on_token: OnToken | None) -> l
         if all(h.done for h in hyps):
             break
         logits, state = stepper.step(nxt, state)
+        if cfg.guidance:
+            free, free_state = stepper.step(nxt, free_state)
     for i, h in enumerate(hyps):
         for t in h.close(tok):
             if on_token is not None:
                 on_token(i, t)
     return [h.ids for h in hyps]
+
+
+def guided(logits: np.ndarray, free: np.ndarray, weight: float) -> np.ndarray:
+    """Classifier-free guidance on (B, V) logits: (1 + w) log p(x | labels) - w log p(x), the
+    second from a twin whose labels the model drew itself (its own mix)."""
+    with np.errstate(invalid="ignore"):
+        return (1 + weight) * log_softmax(logits) - weight * log_softmax(free)
 
 
 def filter_logits(logits: np.ndarray, cfg: DecodeConfig) -> np.ndarray:

@@ -73,3 +73,16 @@ def test_weight_drop_is_kept_in_the_checkpoint(cli, tmp_path):
                        "--out", str(out), "-q")  # fmt: skip
     assert code == 0, err
     assert seqgen.load(out).model.cfg.weight_drop == 0.3
+
+
+def test_one_weight_drop_mask_per_step_across_document_resets(monkeypatch):
+    m = model(0.5).train()
+    calls = []
+    real = m.dropped_weights
+    monkeypatch.setattr(m, "dropped_weights", lambda: calls.append(1) or real())
+    x = torch.randint(1, 9, (3, 12))
+    resets = torch.zeros(3, 12, dtype=torch.bool)
+    resets[0, 4], resets[1, 7], resets[2, 9] = True, True, True  # four segments
+    m.loss(x, x, None, resets=resets)
+    assert len(calls) == 1
+    assert m._dropped is None  # nothing left over for evaluation

@@ -99,6 +99,14 @@ Label = Annotated[
         "--label author=hikmet; none: the model's own mix. docs/labels.md.",
     ),
 ]
+Guidance = Annotated[
+    float,
+    typer.Option(
+        help="Classifier-free guidance toward the --label asked for: each step leans away "
+        "from the same sample under labels the model picks itself, by this weight (0: off; "
+        "docs/labels.md).",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Do not print samples to stdout.")]
 
 
@@ -122,23 +130,20 @@ def generate(
     plot: Plot = None,
     cache: Cache = True,
     label: Label = None,
+    guidance: Guidance = 0.0,
     quiet: Quiet = False,
 ) -> None:
     """Generate from a trained model. Example: seqgen generate runs/char --prime "ROMEO:" """
     from seqgen import api
-    from seqgen.decode import DecodeConfig, check_until
+    from seqgen.decode import check_until
     from seqgen.labels import parse_labels
 
-    goals = [(name, v) for name, v in (("seconds", seconds), ("bars", bars)) if v is not None]
-    if len(goals) > 1:
-        raise SeqgenError("give --seconds or --bars, not both")
-    cfg = DecodeConfig(
-        length=(100_000 if goals else 500) if length is None else length,
-        temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, beam=beam,
-        length_penalty=length_penalty, num_samples=num_samples, seed=seed,
-        until=goals[0] if goals else None,
-    ).check()  # fmt: skip
+    cfg = _config(length, seconds, bars, temperature=temperature, top_k=top_k, top_p=top_p,
+                  greedy=greedy, beam=beam, length_penalty=length_penalty,
+                  num_samples=num_samples, seed=seed, guidance=guidance)  # fmt: skip
     labels = parse_labels(label)
+    if guidance and not labels:
+        raise SeqgenError("--guidance steers toward a --label: give one")
     model = api.load(target)
     model.labels.ids(labels)  # a label the run does not know: one line, before anything else
     tok = model.tokenizer
@@ -162,6 +167,18 @@ def generate(
     _write(tok, ids, samples, out, extras)
 
 
+def _config(length: int | None, seconds: float | None, bars: float | None, **given):
+    """The decoding options, checked; --seconds or --bars stop a sample by the domain's clock."""
+    from seqgen.decode import DecodeConfig
+
+    goals = [(name, v) for name, v in (("seconds", seconds), ("bars", bars)) if v is not None]
+    if len(goals) > 1:
+        raise SeqgenError("give --seconds or --bars, not both")
+    default = 100_000 if goals else 500
+    until = goals[0] if goals else None
+    return DecodeConfig(length=default if length is None else length, until=until, **given).check()
+
+
 def _echo(tok, ids: list[int], samples: list[list[int]]) -> None:
     """Samples printed whole (when they were not streamed), headed when there are several."""
     for k, s in enumerate(samples, 1):
@@ -174,7 +191,9 @@ def _fields(cfg) -> dict:
     from dataclasses import fields
 
     return {
-        f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in ("cache", "controls")
+        f.name: getattr(cfg, f.name)
+        for f in fields(cfg)
+        if f.name not in ("cache", "controls", "free")
     }
 
 

@@ -91,14 +91,30 @@ class LSTMLanguageModel(TokenHead):
         out, state = self.recur(self.drop(self.embed(x)), state)
         return self.project(self.drop(out)), state
 
-    def recur(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
-        """The LSTM layers; in training with weight_drop, over W_hh with a share of its
-        entries dropped (the rest scaled up to match)."""
-        p = self.cfg.weight_drop
-        if not (self.training and p):
-            return self.lstm(x, state)
+    def hidden(self, x, state=None, resets=None):
+        """As the base class's, with one weight-drop mask for all the segments of a step."""
+        if not (self.training and self.cfg.weight_drop):
+            return super().hidden(x, state, resets)
+        self._dropped = self.dropped_weights()
+        try:
+            return super().hidden(x, state, resets)
+        finally:
+            self._dropped = None
+
+    def dropped_weights(self) -> dict[str, torch.Tensor]:
+        """Each W_hh with a weight_drop share of its entries zeroed (the rest scaled up)."""
         names = (f"weight_hh_l{k}" for k in range(self.cfg.num_layers))
-        dropped = {n: nn.functional.dropout(getattr(self.lstm, n), p) for n in names}
+        p = self.cfg.weight_drop
+        return {n: nn.functional.dropout(getattr(self.lstm, n), p) for n in names}
+
+    def recur(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """The LSTM layers; in training with weight_drop, over the dropped W_hh."""
+        if not (self.training and self.cfg.weight_drop):
+            return self.lstm(x, state)
+        dropped = getattr(self, "_dropped", None) or self.dropped_weights()
+        # about 6 ms a step at 256x2, batch 16x64, bf16, whichever way the weights reach
+        # nn.LSTM (bench/weight_drop_speed.py): torch's CPU LSTM is slower on weights that are
+        # not its own parameters
         return torch.func.functional_call(self.lstm, dropped, (x, state))
 
     def stepper(self) -> LSTMStepper:
