@@ -191,6 +191,9 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(studio, monkeypat
         ({"run": "text", "prime": "\u2603"}, "prime"),
         ({}, "run: pick a run"),
         ({"run": "text", "control.author": "hikmet"}, "trained without labels"),
+        ({"run": "text", "guidance": 2}, "guidance steers toward a control label"),
+        ({"run": "text", "guidance": -1}, "guidance -1.0: give a weight from 0 to 20"),
+        ({"run": "text", "guidance": "lots"}, "guidance: 'lots' is not a number"),
     ],
 )
 def test_a_bad_option_is_a_400_with_one_line(studio, fields, says):

@@ -152,6 +152,8 @@ class _State:
         if "labels" in fields:  # one line naming what the run knows, before anything runs
             model.labels.ids(fields["labels"], flag="control")
             options["labels"] = fields["labels"]
+        elif options["guidance"]:
+            raise SeqgenError("guidance steers toward a control label: pick one")
         ids = prime_ids(model, fields.get("prime"), upload, self.folder)
         return self.jobs.submit(fields["run"], model, ids, options)
 

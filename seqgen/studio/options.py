@@ -13,7 +13,7 @@ MAX_BEAM = 16  # a beam search is cancelled only once it ends: keep it short
 FIELDS = {  # name -> type; anything else in a request is refused
     "run": str, "prime": str, "length": int, "seconds": float, "bars": float,
     "temperature": float, "top_k": int, "top_p": float, "greedy": bool, "beam": int,
-    "length_penalty": float, "seed": int, "cache": bool,
+    "length_penalty": float, "seed": int, "cache": bool, "guidance": float,
 }  # fmt: skip
 IGNORED = ("prime_file",)  # the upload, read on its own
 CONTROL = "control."  # "control.KEY" fields: the run's control labels (docs/labels.md)
@@ -82,7 +82,7 @@ def decode_options(fields: dict[str, Any], tok, max_length: int) -> dict[str, An
         length=length, temperature=fields.get("temperature", 1.0), top_k=fields.get("top_k"),
         top_p=fields.get("top_p"), greedy=fields.get("greedy", False), beam=beam,
         length_penalty=fields.get("length_penalty", 1.0), seed=fields.get("seed"),
-        until=goals[0] if goals else None,
+        until=goals[0] if goals else None, guidance=fields.get("guidance", 0.0),
     )  # fmt: skip
     try:
         cfg.check()
@@ -90,7 +90,7 @@ def decode_options(fields: dict[str, Any], tok, max_length: int) -> dict[str, An
     except SeqgenError as e:  # the CLI's message names --options; the page has fields
         raise SeqgenError(str(e).replace("--", "")) from None
     names = ("length", "temperature", "top_k", "top_p", "greedy", "beam", "length_penalty",
-             "seed", "until")  # fmt: skip
+             "seed", "until", "guidance")  # fmt: skip
     out = {n: getattr(cfg, n) for n in names}
     out["cache"] = fields.get("cache", True)
     return out

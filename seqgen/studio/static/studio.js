@@ -81,6 +81,8 @@ function showRun() {
     measures.appendChild(label);
   }
   $("controls-none").hidden = r.controls.length > 0;
+  $("guidance-box").hidden = r.controls.length === 0;
+  if (!r.controls.length) $("guidance").value = "";
   const box = $("controls");
   box.querySelectorAll("label.control").forEach((n) => n.remove());
   for (const c of r.controls) {  // one choice per label key; "any": the model's own mix
