@@ -104,6 +104,7 @@ def judge_for(control: str, model, data):
 
 def agreement(model, judge, key: str, values: list[str], args) -> dict:
     opts = dict(length=args.length, num_samples=args.samples, seed=args.seed)
+    opts["temperature"] = args.temperature
     rows, free = {}, [judge(s) for s in model.generate_ids(**opts)]
     for v in values:
         asked = model.generate_ids(labels={key: v}, guidance=args.guidance, **opts)
@@ -143,6 +144,7 @@ def main() -> None:
     p.add_argument("--length", type=int, default=None, help="tokens a sample (default 400/600)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--twin", action="store_true", help="also train without labels: NLL cost")
     args = p.parse_args()
     import seqgen
@@ -162,7 +164,7 @@ def main() -> None:
         sys.exit(f"control_judge: the run has no {key!r} labels (it has {model.labels.known()})")
     report = {"control": args.control, "run": str(run_dir), "corpus": args.corpus}
     report.update(samples_per_value=args.samples, length=args.length, values=values)
-    report["guidance"] = args.guidance
+    report.update(guidance=args.guidance, temperature=args.temperature)
     report["agreement"] = agreement(model, judge_for(args.control, model, data), key, values, args)
     report["val_bits_per_unit"] = {"with_labels": model.score()["bits_per_unit"]}
     if args.twin:
