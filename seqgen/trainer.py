@@ -193,7 +193,7 @@ class Trainer:
                     loss_sum, loss_n, window = 0.0, 0, 0.0
                 stop_now = stop_after is not None and p.step - start_step >= stop_after
                 due = sched.eval_due(p.step, p.train_time, last_eval, row.get("val_seconds", 0))
-                if due or done or stop_now:
+                if (due or done or stop_now) and not self.stop_requested:  # a stop is prompt
                     last_eval = p.train_time
                     row = self._validation()
                     if self.cfg.patience and p.evals_since_best >= self.cfg.patience:

@@ -295,3 +295,26 @@ def test_a_new_run_starts_the_head_at_unigram_frequencies(tmp_path):
     a, b = data.tokenizer.encode("a")[0], data.tokenizer.encode("b")[0]
     assert bias[a] - bias[b] == pytest.approx(np.log(2), abs=0.01)
     assert bias.min() < bias[b] - 5  # unused ids (the eod token aside) start far down
+
+
+def test_a_stop_asked_for_does_not_wait_for_a_validation(tmp_path, text):
+    """Ctrl-C or SIGTERM arriving just before a validation is due stops at once: scoring a
+    large validation split first (a 33k-word softmax took 4.5 minutes) is not a prompt stop."""
+    from seqgen import run
+    from seqgen.trainer import Callback
+
+    job = run.start("char", text, tmp_path / "r", train={"max_steps": 50, "eval_every": 5,
+                    "batch_size": 4, "seq_len": 16}, model={"hidden_size": 16,
+                    "embedding_size": 8})  # fmt: skip
+
+    class AskAt(Callback):
+        def on_step(self, trainer):
+            if trainer.progress.step == 10:  # a validation is due after this step
+                trainer.stop_requested = True
+
+    job.trainer.callbacks.append(AskAt())
+    summary = job.train()
+    assert summary["interrupted"] and summary["step"] == 10
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "val_nats_per_token" in r] == [5]
+    assert checkpoint.load(tmp_path / "r" / "checkpoint.pt").progress.step == 10
