@@ -81,6 +81,7 @@ class LSTMLanguageModel(TokenHead):
             dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
         )
         self.build_head(cfg.hidden_size)
+        self._dropped: dict[str, torch.Tensor] | None = None  # this step's W_hh (weight drop)
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> State:
         shape = (self.cfg.num_layers, batch, self.cfg.hidden_size)
@@ -111,7 +112,7 @@ class LSTMLanguageModel(TokenHead):
         """The LSTM layers; in training with weight_drop, over the dropped W_hh."""
         if not (self.training and self.cfg.weight_drop):
             return self.lstm(x, state)
-        dropped = getattr(self, "_dropped", None) or self.dropped_weights()
+        dropped = self._dropped or self.dropped_weights()  # one mask a call outside hidden()
         # about 6 ms a step at 256x2, batch 16x64, bf16, whichever way the weights reach
         # nn.LSTM (bench/weight_drop_speed.py): torch's CPU LSTM is slower on weights that are
         # not its own parameters
