@@ -127,6 +127,8 @@ def train(args, out: Path, labelled: bool):
 
     music = args.control in MUSIC
     labels = {"domain_labels": True} if music else {"labels_from_folders": "author"}
+    if args.section_labels:
+        labels["section_labels"] = True
     return seqgen.train(
         "midi" if music else "char", args.corpus, out, max_time=args.seconds,
         options=dict(o.split("=", 1) for o in args.option), **(labels if labelled else {}),
@@ -146,6 +148,7 @@ def main() -> None:
     p.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--twin", action="store_true", help="also train without labels: NLL cost")
+    p.add_argument("--section-labels", action="store_true", help="music: label each bar too")
     args = p.parse_args()
     import seqgen
 
@@ -165,6 +168,7 @@ def main() -> None:
     report = {"control": args.control, "run": str(run_dir), "corpus": args.corpus}
     report.update(samples_per_value=args.samples, length=args.length, values=values)
     report.update(guidance=args.guidance, temperature=args.temperature)
+    report["section_labels"] = bool(model.checkpoint.run.labels.get("sections"))
     report["agreement"] = agreement(model, judge_for(args.control, model, data), key, values, args)
     report["val_bits_per_unit"] = {"with_labels": model.score()["bits_per_unit"]}
     if args.twin:

@@ -36,17 +36,19 @@ def train(
     labels_from_folders: str | None = None,
     label_file: str | Path | None = None,
     domain_labels: bool = False,
+    section_labels: bool = False,
     **settings: Any,
 ):
     """Train a new run and return it (a :class:`seqgen.run.Run`; its ``dir`` holds the
     checkpoints). ``settings`` are the CLI's training and model options by their Python names
     (``max_time=60``, ``hidden_size=256``, ``adaptive_cutoffs=[2000, 10000]``, ...). The
-    ``label`` arguments are ``--labels-from-folders``, ``--labels`` and ``--domain-labels``."""
+    ``label`` arguments are ``--labels-from-folders``, ``--labels``, ``--domain-labels`` and
+    ``--section-labels``."""
     from seqgen import run
     from seqgen.labels import LabelSpec
 
     file = str(label_file) if label_file is not None else None
-    labels = LabelSpec(labels_from_folders, file, domain_labels)
+    labels = LabelSpec(labels_from_folders, file, domain_labels, section_labels)
 
     names = run.train_options()
     train_opts = {k: v for k, v in settings.items() if k in names}
@@ -92,6 +94,8 @@ class Model:
         from seqgen.decode import DecodeConfig, decode
 
         options["controls"] = self.labels.slots(dict(labels or {}), flag="labels")
+        if self.checkpoint.run.labels.get("sections"):
+            options["inline"] = self.labels.inline(dict(labels or {}), flag="labels")
         if options.get("guidance"):
             if not labels:
                 raise SeqgenError("--guidance steers toward a --label: give one")

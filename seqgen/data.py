@@ -36,6 +36,7 @@ from seqgen.labels import (
     without_controls,
 )  # fmt: skip
 from seqgen.prepare_pool import ByteProgress, Splits, default_workers, encoder, pool_size
+from seqgen.sections import add_sections
 from seqgen.tokenizer import Document, Tokenizer
 
 # 2: a cached tokenizer state may hold what fit learned (the midi domain's note limits);
@@ -271,7 +272,11 @@ def _encode_all(
 
     if ALL in writers and split_all:
         _split_all(work, dtype, doc_ends.pop(ALL), writers.pop(ALL).count)
-    counts = _counts(work, dtype, tok, augmented=_augment_train(work, dtype, tok, labeller))
+    augmented = _augment_train(work, dtype, tok, labeller)
+    if labeller is not None and labeller.spec.sections:  # after the variants: each its own
+        for split in ("train", "valid", "test", ALL):
+            add_sections(work / f"{split}.bin", dtype, tok, labeller.table)
+    counts = _counts(work, dtype, tok, augmented=augmented)
     if not any(c["tokens"] for c in counts.values()) or (
         split_all and not counts.get("train", {}).get("tokens")
     ):

@@ -50,6 +50,16 @@ class DecodeConfig:
     # sample whose labels are all drawn from the model (``free``), by this weight.
     guidance: float = 0.0
     free: tuple[tuple[int, ...], ...] = ()
+    # Section labels (a run trained with --section-labels): control ids the model may emit
+    # inside a sample, one (key's ids, id asked for or -1) per key; an id asked for gets the
+    # probability of all its key's ids. Empty: control ids are never chosen.
+    inline: tuple[tuple[tuple[int, ...], int], ...] = ()
+
+    @property
+    def steps(self) -> int:
+        """Model steps at most: ``length`` tokens, and room for section labels, which the
+        model reads but the sample does not count (a sample is done at ``length`` tokens)."""
+        return self.length + (self.length // 2 + 64 if self.inline else 0)
 
     def check(self) -> DecodeConfig:
         """SeqgenError naming the first option no decoding can use."""
@@ -135,8 +145,14 @@ class Hypothesis:
         return h
 
     def push(self, t: int, tok: Tokenizer, cfg: DecodeConfig) -> None:
-        """Emit token ``t``: advance the followers; done at end-of-document or at the goal."""
+        """Emit token ``t``: advance the followers; done at end-of-document or at the goal.
+        A control id (a section label) is read by the model only: it is not part of the
+        sample, and the domain's followers never see it."""
+        if t >= tok.vocab_size:
+            return
         self.ids.append(t)
+        if len(self.ids) >= cfg.length:
+            self.done = True
         if self.cache is not None:
             self.cache.feed(t, tok.eod_id)
         if self.constraint is not None:
@@ -161,14 +177,14 @@ def shape(logits: np.ndarray, hyps: list[Hypothesis], tok: Tokenizer, cfg: Decod
           first: bool) -> np.ndarray:  # fmt: skip
     """(B, V) logits as the choosers see them: the cache mixed in, an end-of-document refused
     as the first token (an empty sample is never what was asked for), the constraints' masks.
-    Control ids (past the tokenizer's vocabulary, seqgen.labels) are never chosen."""
+    Control ids (past the tokenizer's vocabulary, seqgen.labels) are never chosen, but for a
+    run with section labels (``cfg.inline``)."""
     if cfg.cache is not None:
         logits = with_cache(logits, [h.cache for h in hyps], cfg.cache)
     if first and cfg.length > 1:
         logits[:, tok.eod_id] = -np.inf
-    base = tok.vocab_size
-    if logits.shape[-1] > base:
-        logits[:, base:] = -np.inf
+    if logits.shape[-1] > tok.vocab_size:
+        logits = with_inline(logits, tok.vocab_size, cfg.inline)
     for i, h in enumerate(hyps):
         allowed = h.constraint.mask() if h.constraint is not None else None
         if allowed is not None:
@@ -225,7 +241,7 @@ def _sample(model, tok, cfg: DecodeConfig, prime, on_token: OnToken | None) -> l
     logits, stepper, state = read_prime(model, tok, prime, n, cfg.controls, rng)
     if cfg.guidance:  # the twin: the same tokens after labels the model draws itself
         free, _, free_state = read_prime(model, tok, prime, n, cfg.free, rng)
-    for step in range(cfg.length):
+    for step in range(cfg.steps):
         if cfg.guidance:
             logits = guided(logits, free, cfg.guidance)
         logits = shape(logits, hyps, tok, cfg, first=step == 0)
@@ -236,7 +252,7 @@ def _sample(model, tok, cfg: DecodeConfig, prime, on_token: OnToken | None) -> l
         for i, t in enumerate(nxt.tolist()):
             if not hyps[i].done:
                 hyps[i].push(t, tok, cfg)
-                if on_token is not None:
+                if on_token is not None and t < tok.vocab_size:
                     on_token(i, t)
         if all(h.done for h in hyps):
             break
@@ -248,6 +264,25 @@ def _sample(model, tok, cfg: DecodeConfig, prime, on_token: OnToken | None) -> l
             if on_token is not None:
                 on_token(i, t)
     return [h.ids for h in hyps]
+
+
+def with_inline(logits: np.ndarray, base: int, inline) -> np.ndarray:
+    """(B, V) logits with the control ids (``base`` on) refused, but those ``inline`` lets
+    the model emit: a key's ids as the model scores them, or, for a key asked for, the id
+    asked for with the log of all the key's probability (the sample keeps the key's place
+    and takes the value asked for)."""
+    controls = logits[:, base:].copy()
+    logits[:, base:] = -np.inf
+    for group, asked in inline:
+        scores = controls[:, np.asarray(group) - base]
+        if asked < 0:
+            logits[:, list(group)] = scores
+        else:
+            top = scores.max(-1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                total = top + np.log(np.exp(scores - top[:, None]).sum(-1))
+            logits[:, asked] = np.where(np.isfinite(top), total, -np.inf)
+    return logits
 
 
 def guided(logits: np.ndarray, free: np.ndarray, weight: float) -> np.ndarray:

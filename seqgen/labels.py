@@ -44,18 +44,23 @@ class LabelSpec:
     folders: str | None = None  # KEY: the first-level subfolder under the corpus root
     sidecar: str | None = None  # a .csv or .jsonl file of file -> labels
     domain: bool = False  # the domain's own labels hook
+    sections: bool = False  # the domain's section_labels hook (seqgen.sections)
 
     @property
     def enabled(self) -> bool:
-        return bool(self.folders or self.sidecar or self.domain)
+        return bool(self.folders or self.sidecar or self.domain or self.sections)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"folders": self.folders, "sidecar": self.sidecar, "domain": self.domain}
+        out = {"folders": self.folders, "sidecar": self.sidecar, "domain": self.domain}
+        return {**out, "sections": True} if self.sections else out
 
     @classmethod
     def from_dict(cls, d: dict | None) -> LabelSpec:
         d = d or {}
-        return cls(d.get("folders"), d.get("sidecar"), bool(d.get("domain", False)))
+        return cls(
+            d.get("folders"), d.get("sidecar"), bool(d.get("domain", False)),
+            bool(d.get("sections", False)),
+        )  # fmt: skip
 
     def check(self) -> LabelSpec:
         """One-line errors for a spec no run can use (before any data is read)."""
@@ -74,6 +79,8 @@ class LabelSpec:
     def identity(self) -> dict[str, Any]:
         """What the token store's key includes: the spec and the sidecar's bytes."""
         out: dict[str, Any] = {"folders": self.folders, "domain": self.domain}
+        if self.sections:  # a store without sections keeps the key it always had
+            out["sections"] = True
         if self.sidecar:
             out["sidecar"] = hashlib.blake2b(
                 Path(self.sidecar).read_bytes(), digest_size=16
@@ -164,6 +171,8 @@ class Labeller:
     def __init__(self, spec: LabelSpec, tok: Tokenizer, root: Path, files: Sequence[Path]):
         self.spec, self.tok, self.root = spec, tok, root
         self.table = LabelTable(tok.vocab_size)
+        if spec.sections and type(tok).section_labels is Tokenizer.section_labels:
+            raise SeqgenError(f"--section-labels: the {tok.name} domain has no sections")
         self.sidecar = read_sidecar(Path(spec.sidecar)) if spec.sidecar else {}
         if self.sidecar:
             known = {self._relative(f) for f in files}
@@ -306,12 +315,22 @@ class LabelTable:
         in sorted key order, as training wrote them. A key asked for is its one id; any other
         key is all its ids, one of which the decoder draws from the model (its own mix)."""
         given = dict(zip(sorted(labels), self.ids(labels, flag), strict=True))
+        groups = self._groups()
+        return tuple((given[k],) if k in given else groups[k] for k in sorted(groups))
+
+    def inline(self, labels: dict[str, str], flag: str = "--label") -> tuple:
+        """What a run trained with section labels may emit inside a sample: for each key the
+        run knows (sorted), its ids and the id asked for (-1: none, the model's own choice).
+        The decoder gives an id asked for the probability of all its key's ids."""
+        given = dict(zip(sorted(labels), self.ids(labels, flag), strict=True))
+        groups = self._groups()
+        return tuple((groups[k], given.get(k, -1)) for k in sorted(groups))
+
+    def _groups(self) -> dict[str, tuple[int, ...]]:
         groups: dict[str, list[int]] = {}
         for pair, i in self._index.items():
             groups.setdefault(pair[0], []).append(i)
-        return tuple(
-            (given[k],) if k in given else tuple(sorted(groups[k])) for k in sorted(groups)
-        )
+        return {k: tuple(sorted(v)) for k, v in groups.items()}
 
     def labels_of(self, ids: Sequence[int]) -> dict[str, str]:
         return dict(self.pairs[int(i) - self.base] for i in ids if int(i) >= self.base)

@@ -271,6 +271,15 @@ class Tokenizer:
         (``augment``) is asked again with ``decode(variant)`` as its one part. Default: none."""
         return {}
 
+    def section_labels(self, ids: Sequence[int]) -> list[tuple[int, dict[str, str]]]:
+        """Where a document's sections start and what the domain derives for each, used when a
+        run is trained with ``--section-labels``: ``(index into ids, labels)`` pairs with
+        increasing indices, e.g. each bar's key and note density. ``ids`` are one document's
+        tokens (no control ids); the core writes each section's labels as control ids before
+        ``ids[index]``, and generation keeps the keys asked for at every section. Default:
+        none (the domain has no sections)."""
+        return []
+
     def eval_extras(self, ids: np.ndarray) -> dict[str, Any]:
         """Extra figures ``seqgen eval`` reports for the evaluated ids (e.g. the share of unknown
         tokens, which makes bits per unit a lower bound). Keys become JSON keys."""

@@ -18,6 +18,8 @@ TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MAX_NOTES = 4000  # the key is read from the first notes of a long piece
 TEMPO_BANDS = ((80.0, "slow"), (120.0, "medium"))  # first tempo below 80 BPM: slow; ...
 DENSITY = ("low", "medium", "high")  # notes per second, in terciles of the training pieces
+KEY_BARS = 2  # a bar's key is read from it and the next bar
+BAR_SLACK = 0.01  # of a bar: a token this close before a bar line starts the bar
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +46,11 @@ def pitch_histogram(piece: Piece) -> np.ndarray:
 
 def key_of(piece: Piece) -> tuple[str, str] | None:
     """(tonic, mode) such as ("G", "minor"), or None for a piece without pitched notes."""
-    hist = pitch_histogram(piece)
+    return key_of_histogram(pitch_histogram(piece))
+
+
+def key_of_histogram(hist: np.ndarray) -> tuple[str, str] | None:
+    """The key whose profile best correlates with a pitch-class histogram (None if empty)."""
     if not hist.any():
         return None
     profiles = _profiles()
@@ -88,6 +94,49 @@ def density_of(piece: Piece, cuts: list[float] | None) -> str | None:
         return None
     rate = notes_per_second(piece)
     return DENSITY[int(rate > cuts[0]) + int(rate > cuts[1])]
+
+
+def bar_starts(ids, clock) -> list[tuple[int, float]]:
+    """(index, seconds) of the first token of each bar a stream reaches, as ``clock`` counts
+    bars (a bar a long time shift passes over has no token of its own and is left out). A
+    bar line up to BAR_SLACK of a bar early counts: the 10 ms grid rounds bar lines."""
+    out, bar = [], -1
+    for i, t in enumerate(ids):
+        b = int(np.floor(clock.elapsed("bars") + BAR_SLACK))
+        if b > bar:
+            out.append((i, clock.elapsed("seconds")))
+            bar = b
+        clock.advance(int(t))
+    return out
+
+
+def bar_sections(
+    starts: list[tuple[int, float]], piece: Piece, cuts: list[float] | None
+) -> list[tuple[int, dict[str, str]]]:
+    """Each bar's labels: the key of that bar and the next KEY_BARS - 1 (by the seconds each
+    pitch class sounds within them) and its density (notes starting in it per second, in the
+    training pieces' terciles)."""
+    notes = [n for n in piece.notes[: MAX_NOTES * 8] if n.program != DRUMS]
+    begin = np.array([n.start for n in notes])
+    end = np.array([n.end for n in notes])
+    pc = np.array([n.pitch % 12 for n in notes], dtype=np.int64)
+    bounds = [s for _, s in starts] + [max(float(end.max()) if len(end) else 0.0, starts[-1][1])]
+    out = []
+    for k, (at, t0) in enumerate(starts):
+        labels = {}
+        t1, w1 = bounds[k + 1], bounds[min(k + KEY_BARS, len(starts))]
+        if t1 - t0 < 1e-3:  # the last notes' ends on the final bar line: nothing to say
+            continue
+        overlap = np.clip(np.minimum(end, w1) - np.maximum(begin, t0), 0.0, None)
+        found = key_of_histogram(np.bincount(pc, overlap, minlength=12)) if len(pc) else None
+        if found is not None:
+            labels["key"] = f"{found[0]}-{found[1]}"
+        if cuts and t1 > t0:
+            rate = float(np.count_nonzero((begin >= t0) & (begin < t1))) / (t1 - t0)
+            labels["density"] = DENSITY[int(rate > cuts[0]) + int(rate > cuts[1])]
+        if labels:
+            out.append((at, labels))
+    return out
 
 
 def piece_labels(piece: Piece, cuts: list[float] | None) -> dict[str, str]:

@@ -21,7 +21,13 @@ from seqgen_plugins.midi.io import (
     read_scores,
     write_piece,
 )
-from seqgen_plugins.midi.labels import notes_per_second, piece_labels, terciles
+from seqgen_plugins.midi.labels import (
+    bar_sections,
+    bar_starts,
+    notes_per_second,
+    piece_labels,
+    terciles,
+)
 from seqgen_plugins.midi.performance import Performance
 from seqgen_plugins.midi.vocab import (
     DENS,
@@ -311,6 +317,14 @@ class MidiTokenizer(Tokenizer):
         training pieces) of the document's first piece."""
         parts = list(document.parts)
         return piece_labels(parts[0], self.density_cuts) if parts else {}
+
+    def section_labels(self, ids: Sequence[int]) -> list[tuple[int, dict[str, str]]]:
+        """Each bar, as ``--bars`` counts them (the stream's first tempo and its time
+        signatures): the key of that bar and the next, and the bar's note density in the
+        training pieces' terciles (docs/labels.md)."""
+        ids = [int(i) for i in ids]
+        starts = bar_starts(ids, self.clock())
+        return bar_sections(starts, self.decode(ids), self.density_cuts) if starts else []
 
     def write(self, ids: Sequence[int], path: Path) -> None:
         """By suffix: .mid/.midi, .musicxml/.xml/.mxl (music21), .wav (FluidSynth or sine

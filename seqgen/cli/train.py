@@ -31,6 +31,7 @@ def train(
     labels_from_folders: o.LabelsFromFolders = None,
     labels: o.LabelFile = None,
     domain_labels: o.DomainLabels = None,
+    section_labels: o.SectionLabels = None,
     out: o.Out = None,
     resume: o.Resume = None,
     arch: o.Arch = None,
@@ -111,7 +112,9 @@ def _model_options(given: dict) -> dict:
     if div is not None and div < 1:
         raise SeqgenError(f"--adaptive-div {div}: give a number >= 1")
     resume = given.get("resume")
-    labelled = any(k in given for k in ("labels_from_folders", "labels", "domain_labels"))
+    labelled = any(
+        k in given for k in ("labels_from_folders", "labels", "domain_labels", "section_labels")
+    )
     if resume is not None and (model or "arch" in given or given.get("option") or labelled):
         raise SeqgenError("--resume continues a run as it was built: no model, -o or label options")
     if resume is None and not given.get("domain"):
@@ -129,7 +132,7 @@ def _labels(given: dict):
     file = given.get("labels")
     return LabelSpec(
         given.get("labels_from_folders"), str(file) if file else None,
-        bool(given.get("domain_labels")),
+        bool(given.get("domain_labels")), bool(given.get("section_labels")),
     )  # fmt: skip
 
 

@@ -76,6 +76,15 @@ DomainLabels = Annotated[
         "metre, tempo, density; markup: namespace). [default: no-domain-labels]",
     ),
 ]
+SectionLabels = Annotated[
+    bool | None,
+    typer.Option(
+        "--section-labels/--no-section-labels",
+        help="Label each section of a document too, where the domain has sections (music: "
+        "each bar's key and density), so that generation holds a --label asked for all the "
+        "way through. [default: no-section-labels]",
+    ),
+]
 Out = Annotated[
     Path | None, typer.Option("--out", help="Run directory. [default: runs/DOMAIN-TIMESTAMP]")
 ]

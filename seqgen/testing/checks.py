@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from seqgen.errors import SeqgenError
-from seqgen.testing.label_check import _check_labels
+from seqgen.testing.label_check import _check_labels, _check_sections
 from seqgen.testing.report import _crash, _same, _short, _Stop
 from seqgen.testing.walks import _check_constraint, _check_copy, _walk
 from seqgen.tokenizer import Document, Tokenizer
@@ -34,6 +34,8 @@ CHECKS: dict[str, str] = {
     "write_read": "write() produces a file in the native format that read() accepts",
     "labels": "labels() gives text keys and values for each document, the same twice, and "
     "never raises",
+    "sections": "section_labels() gives increasing token indices and text labels for each "
+    "document, the same twice, and never raises",
 }
 
 
@@ -376,7 +378,7 @@ def _check_declarations(tok: Tokenizer, docs: list[Document], tmp: Path, **_: An
 
 _NEEDS_TOKENIZER = (
     "special", "ids", "roundtrip", "deterministic", "state", "bad_input", "constraint",
-    "write_read", "copy", "declarations", "labels",
+    "write_read", "copy", "declarations", "labels", "sections",
 )  # fmt: skip
 
 
@@ -393,4 +395,5 @@ _FUNCS: dict[str, Callable[..., None]] = {
     "copy": _check_copy,
     "declarations": _check_declarations,
     "labels": _check_labels,
+    "sections": _check_sections,
 }

@@ -42,3 +42,33 @@ def _check_labels(tok: Tokenizer, docs: list[Document], **_: Any) -> None:
                 f"labels() of {doc.name} differ between two calls",
                 "derive labels from the document only",
             )
+
+
+def _check_sections(tok: Tokenizer, docs: list[Document], **_: Any) -> None:
+    """Every document's section labels are (index, labels) pairs with increasing indices into
+    its tokens and text labels; the hook never raises; asking twice gives the same sections."""
+    import numpy as np
+
+    from seqgen.errors import DataError
+    from seqgen.sections import _checked
+
+    for doc in docs[:MAX_DOCS]:
+        ids = np.concatenate([np.asarray(tok.encode(p), dtype=np.int64) for p in doc.parts] or [[]])
+        got = []
+        for _ in range(2):
+            try:
+                got.append(tok.section_labels(ids.astype(np.int64)))
+            except Exception as e:
+                raise _Stop(
+                    f"section_labels() raised on {doc.name}: {_crash(e)}",
+                    "return [] for a document without sections; never raise",
+                ) from None
+        try:
+            _checked(tok, got[0], len(ids), doc.name)
+        except DataError as e:
+            raise _Stop(str(e), "give (index, {key: text}) pairs, indices increasing") from None
+        if got[1] != got[0]:
+            raise _Stop(
+                f"section_labels() of {doc.name} differ between two calls",
+                "derive section labels from the tokens only",
+            )
