@@ -30,8 +30,8 @@ def beam_search(
     W = cfg.beam
     logits, stepper, state = read_prime(model, tok, prime, 1, cfg.controls)
     live, ended = [Hypothesis(tok, cfg, prime)], []
-    for step in range(cfg.steps):
-        logp = log_softmax(shape(logits, live, tok, cfg, first=step == 0))
+    for _ in range(cfg.steps):
+        logp = log_softmax(shape(logits, live, tok, cfg))
         rows, tokens = _best(live, logp, W)
         live, nxt, parents = _extend(live, rows, tokens, logp, tok, cfg)
         ended += [h for h in live if h.done]

@@ -173,16 +173,17 @@ class Hypothesis:
         return tail
 
 
-def shape(logits: np.ndarray, hyps: list[Hypothesis], tok: Tokenizer, cfg: DecodeConfig,
-          first: bool) -> np.ndarray:  # fmt: skip
+def shape(logits: np.ndarray, hyps: list[Hypothesis], tok: Tokenizer, cfg: DecodeConfig
+          ) -> np.ndarray:  # fmt: skip
     """(B, V) logits as the choosers see them: the cache mixed in, an end-of-document refused
-    as the first token (an empty sample is never what was asked for), the constraints' masks.
+    as a sample's first token (an empty sample is never what was asked for; section labels
+    are not tokens of the sample), the constraints' masks.
     Control ids (past the tokenizer's vocabulary, seqgen.labels) are never chosen, but for a
     run with section labels (``cfg.inline``)."""
     if cfg.cache is not None:
         logits = with_cache(logits, [h.cache for h in hyps], cfg.cache)
-    if first and cfg.length > 1:
-        logits[:, tok.eod_id] = -np.inf
+    if cfg.length > 1:
+        logits[[i for i, h in enumerate(hyps) if not h.ids], tok.eod_id] = -np.inf
     if logits.shape[-1] > tok.vocab_size:
         logits = with_inline(logits, tok.vocab_size, cfg.inline)
     for i, h in enumerate(hyps):
@@ -241,10 +242,10 @@ def _sample(model, tok, cfg: DecodeConfig, prime, on_token: OnToken | None) -> l
     logits, stepper, state = read_prime(model, tok, prime, n, cfg.controls, rng)
     if cfg.guidance:  # the twin: the same tokens after labels the model draws itself
         free, _, free_state = read_prime(model, tok, prime, n, cfg.free, rng)
-    for step in range(cfg.steps):
+    for _ in range(cfg.steps):
         if cfg.guidance:
             logits = guided(logits, free, cfg.guidance)
-        logits = shape(logits, hyps, tok, cfg, first=step == 0)
+        logits = shape(logits, hyps, tok, cfg)
         if cfg.greedy:
             nxt = logits.argmax(-1)
         else:

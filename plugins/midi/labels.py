@@ -115,28 +115,40 @@ def bar_sections(
 ) -> list[tuple[int, dict[str, str]]]:
     """Each bar's labels: the key of that bar and the next KEY_BARS - 1 (by the seconds each
     pitch class sounds within them) and its density (notes starting in it per second, in the
-    training pieces' terciles)."""
-    notes = [n for n in piece.notes[: MAX_NOTES * 8] if n.program != DRUMS]
-    begin = np.array([n.start for n in notes])
-    end = np.array([n.end for n in notes])
-    pc = np.array([n.pitch % 12 for n in notes], dtype=np.int64)
-    bounds = [s for _, s in starts] + [max(float(end.max()) if len(end) else 0.0, starts[-1][1])]
+    training pieces' terciles). Time O((notes + bars) log notes)."""
+    notes = piece.notes
+    end = max((n.end for n in notes), default=0.0)
+    times = np.array([s for _, s in starts] + [max(end, starts[-1][1])])
+    pitched = [n for n in notes if n.program != DRUMS]
+    pc = np.array([n.pitch % 12 for n in pitched], dtype=np.int64)
+    begin, stop = np.array([n.start for n in pitched]), np.array([n.end for n in pitched])
+    heard = np.stack([sounded(begin[pc == c], stop[pc == c], times) for c in range(12)], 1)
+    began = np.searchsorted(np.sort([n.start for n in notes]), times)  # notes begun before
     out = []
     for k, (at, t0) in enumerate(starts):
-        labels = {}
-        t1, w1 = bounds[k + 1], bounds[min(k + KEY_BARS, len(starts))]
+        labels, t1 = {}, times[k + 1]
         if t1 - t0 < 1e-3:  # the last notes' ends on the final bar line: nothing to say
             continue
-        overlap = np.clip(np.minimum(end, w1) - np.maximum(begin, t0), 0.0, None)
-        found = key_of_histogram(np.bincount(pc, overlap, minlength=12)) if len(pc) else None
+        hist = heard[min(k + KEY_BARS, len(starts))] - heard[k]
+        found = key_of_histogram(np.where(hist > 1e-6, hist, 0.0))
         if found is not None:
             labels["key"] = f"{found[0]}-{found[1]}"
-        if cuts and t1 > t0:
-            rate = float(np.count_nonzero((begin >= t0) & (begin < t1))) / (t1 - t0)
+        if cuts:
+            rate = float(began[k + 1] - began[k]) / (t1 - t0)
             labels["density"] = DENSITY[int(rate > cuts[0]) + int(rate > cuts[1])]
         if labels:
             out.append((at, labels))
     return out
+
+
+def sounded(begin: np.ndarray, end: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Seconds the notes (begin, end) have sounded before each of ``times``, summed: a note
+    adds min(t, end) - begin once it has begun."""
+    b, e = np.sort(begin), np.sort(end)
+    sum_b = np.concatenate([[0.0], np.cumsum(b)])
+    sum_e = np.concatenate([[0.0], np.cumsum(e)])
+    kb, ke = np.searchsorted(b, times), np.searchsorted(e, times)
+    return (kb * times - sum_b[kb]) - (ke * times - sum_e[ke])
 
 
 def piece_labels(piece: Piece, cuts: list[float] | None) -> dict[str, str]:
