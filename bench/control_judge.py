@@ -165,12 +165,18 @@ def main() -> None:
     values = model.labels.known().get(key)
     if not values:
         sys.exit(f"control_judge: the run has no {key!r} labels (it has {model.labels.known()})")
-    report = {"control": args.control, "run": str(run_dir), "corpus": args.corpus}
+    corpus = model.checkpoint.run.corpus if args.run else args.corpus
+    report = {"control": args.control, "run": str(run_dir), "corpus": corpus}
     report.update(samples_per_value=args.samples, length=args.length, values=values)
     report.update(guidance=args.guidance, temperature=args.temperature)
     report["section_labels"] = bool(model.checkpoint.run.labels.get("sections"))
     report["agreement"] = agreement(model, judge_for(args.control, model, data), key, values, args)
-    report["val_bits_per_unit"] = {"with_labels": model.score()["bits_per_unit"]}
+    score = model.score()
+    report["val_bits_per_unit"] = {"with_labels": score["bits_per_unit"]}
+    # the tokenizer's own tokens only: the control ids' own predictions left out
+    report["val_bits_per_unit"]["with_labels_tokens_only"] = score["without_controls"][
+        "bits_per_unit"
+    ]
     if args.twin:
         twin = seqgen.load(train(args, tmp / "plain", False).dir)
         report["val_bits_per_unit"]["without_labels"] = twin.score()["bits_per_unit"]

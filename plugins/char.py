@@ -182,6 +182,17 @@ class CharTokenizer(Tokenizer):
             n -= int(np.count_nonzero((b & 0xC0) == 0x80))  # UTF-8 continuation bytes
         return n
 
+    def section_labels(self, ids: Sequence[int]) -> list[tuple[int, dict[str, str]]]:
+        """Each paragraph after the first (a line that follows a blank line) is a section.
+        It has no labels of its own: the document's labels are restated there
+        (``--section-labels``, docs/labels.md)."""
+        ids, nl = np.asarray(ids, dtype=np.int64), self._lookup("\n")
+        if len(ids) < 3 or not nl[1][0]:
+            return []
+        nl_id = int(nl[0][0])
+        starts = (ids[:-2] == nl_id) & (ids[1:-1] == nl_id) & (ids[2:] != nl_id)
+        return [(int(k) + 2, {}) for k in np.flatnonzero(starts)]
+
     # --- state -----------------------------------------------------------------------------
     def get_state(self) -> dict:
         return {"settings": self.settings, "chars": "".join(self.chars)}

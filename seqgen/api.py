@@ -165,6 +165,8 @@ class Model:
         }
         if weights is not None:
             report["without_cache"] = {k: v for k, v in lstm.report().items() if "_per_" in k}
+        if data.labels.size:
+            report["without_controls"] = _without_controls(logp, ids, tok, units)
         return report
 
     def _data(self, corpus: str | Path | None):
@@ -188,3 +190,14 @@ class Model:
             if data.tokenizer.get_state() == tok.get_state():
                 return data, name
         return prepare(type(tok), spec, tokenizer=tok, split=corpus is None), name
+
+
+def _without_controls(logp: np.ndarray, ids: np.ndarray, tok, units: int) -> dict[str, float]:
+    """Loss per token and per unit of a labelled split over the tokenizer's own tokens only,
+    the control ids' own predictions left out: what training with labels costs the data
+    (each token's probability is still the model's, control ids' share included)."""
+    from seqgen.evaluate import Score
+
+    mine = logp[np.asarray(ids) < tok.vocab_size]
+    score = Score(-float(mine.sum(dtype=np.float64)), len(mine), units, tok.unit)
+    return {k: v for k, v in score.report().items() if "_per_" in k}

@@ -1,13 +1,17 @@
 """Section labels: control ids inside a document, where the domain says a section starts (in
-music, each bar: the key of that bar and the next, and the bar's note density), so that a long
-sample can be held to a label all the way through, not only at its start (docs/labels.md).
+music, each bar: the key of that bar and the next, and the bar's note density; in text, each
+paragraph), so that a long sample can be held to a label all the way through, not only at its
+start (docs/labels.md).
 
 Training (``seqgen train --section-labels``): once the token store is written, each document
 of each split is rewritten with its sections' labels as control ids (sorted key order, as a
-document's head) before each section's first token; a training variant (``-o transpose``) is
-labelled again from its own tokens. Generation: the model emits such ids itself where it has
-learned that a section starts, and the decoder gives a key asked for the probability of all
-that key's ids (``LabelTable.inline``, ``seqgen.decode.shape``).
+document's head) before each section's first token. A section restates the document's labels
+(``author=``, ``metre=``), with the values the domain derives for the section over them;
+training variants (``-o transpose``) were made and labelled before, so each gets its own.
+
+Generation: the model emits such ids itself where it has learned that a section starts, and
+the decoder gives a key asked for the probability of all that key's ids
+(``LabelTable.inline``, ``seqgen.decode.shape``).
 """
 
 from __future__ import annotations
@@ -54,15 +58,19 @@ def _checked(tok: Tokenizer, got: Any, n: int, where: str) -> list[tuple[int, di
     return out
 
 
-def with_sections(tok: Tokenizer, table: LabelTable, ids: np.ndarray, where: str) -> np.ndarray:
+def with_sections(
+    tok: Tokenizer, table: LabelTable, ids: np.ndarray, where: str, restate: dict | None = None
+) -> np.ndarray:
     """``ids`` (one document's tokens, no control ids) with each section's control ids written
-    before its first token (new label pairs get new ids in ``table``)."""
+    before its first token: the document's labels (``restate``) with the section's own over
+    them (new label pairs get new ids in ``table``)."""
     ids = np.asarray(ids)
     found = sections_of(tok, ids.astype(np.int64), where)
     if not found:
         return ids
     pieces, prev = [], 0
     for at, labels in found:
+        labels = {**(restate or {}), **labels}
         pieces += [ids[prev:at], np.asarray(table.add(labels), dtype=ids.dtype)]
         prev = at
     pieces.append(ids[prev:])
@@ -87,9 +95,9 @@ def add_sections(path: Path, dtype, tok: Tokenizer, table: LabelTable) -> None:
             body = doc[: len(doc) - len(tail)]
             n = head_length(body, tok.vocab_size)
             where = f"document {k + 1} of {path.stem}"
-            plain = without_controls(tok, body[n:])
+            plain, restate = without_controls(tok, body[n:]), table.labels_of(body[:n])
             f.write(body[:n].tobytes())
-            f.write(with_sections(tok, table, plain, where).astype(dtype).tobytes())
+            f.write(with_sections(tok, table, plain, where, restate).astype(dtype).tobytes())
             f.write(tail.tobytes())
             start = end
     del ids

@@ -59,7 +59,7 @@ def test_sections_enter_every_document_where_the_domain_says(tmp_path):
         lines = "".join(text for _, text in sections).splitlines(keepends=True)
         assert len(sections) == len(lines) >= 5
         for (labels, text), line in zip(sections, lines, strict=True):
-            assert text == line and labels == {"first": line[0]}
+            assert text == line and labels == {"style": head["style"], "first": line[0]}
     assert data.labels.known()["first"] == ["a", "x"]
 
 
@@ -74,8 +74,25 @@ def test_a_store_with_sections_has_its_own_key_and_the_same_text(tmp_path):
 
 
 def test_a_domain_without_sections_is_refused(tmp_path):
-    with pytest.raises(SeqgenError, match="--section-labels: the char domain has no sections"):
-        prep(corpus(tmp_path / "c"), LabelSpec(sections=True))
+    word = load().domain("word")
+    with pytest.raises(SeqgenError, match="--section-labels: the word domain has no sections"):
+        prep(corpus(tmp_path / "c"), LabelSpec(sections=True), word)
+
+
+def test_char_paragraphs_restate_the_document_labels(tmp_path):
+    def text(line):
+        return "\n".join([line * 2] * 3) + "\n\n\n" + line
+
+    root = tmp_path / "c"
+    for who, line in (("ann", "la la\n"), ("bob", "do re\n")):
+        (root / who).mkdir(parents=True)
+        (root / who / "a.txt").write_text(text(line))
+    data = prep(root, LabelSpec(folders="who", sections=True))
+    for head, sections in _documents(data, head=1):
+        texts = [text for _, text in sections]
+        assert [labels for labels, _ in sections] == [{}] + [head] * 3  # each later paragraph
+        assert all(t.startswith(("la", "do")) for t in texts[1:])
+        assert "".join(texts) == text(texts[-1])
 
 
 def _raises(self, ids):
@@ -158,7 +175,8 @@ def test_a_transposed_variant_gets_its_own_sections(tmp_path):
         plain = without_controls(tok, doc[:-1])
         controls = int(np.count_nonzero(doc >= tok.vocab_size)) - len(head)
         want = tok.section_labels(plain)
-        assert controls == sum(len(labels) for _, labels in want) > 0
+        keys = set(lab.table.labels_of(head))  # each section restates the document's keys
+        assert controls == sum(len(keys | set(labels)) for _, labels in want) > 0
         got[want[0][1]["key"]] = plain
     assert len(got) == 3  # the piece, a semitone down and a semitone up: three first-bar keys
 
@@ -250,3 +268,12 @@ def test_every_bar_of_a_long_piece_is_labelled():
     got = tok.section_labels(tok.encode(_piece(bars)))
     assert len(got) == 1500
     assert got[-1][1] == {"key": "B-major", "density": "high"}  # its one bar, B-D#-F#
+
+
+def test_eval_reports_the_loss_without_the_control_ids(midi_run):
+    import seqgen
+
+    score = seqgen.load(midi_run).score()
+    plain = score["without_controls"]
+    assert 0 < plain["nats_per_unit"] < score["nats_per_unit"]
+    assert plain["bits_per_unit"] == pytest.approx(plain["nats_per_unit"] / np.log(2))
