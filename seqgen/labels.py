@@ -35,6 +35,7 @@ from seqgen.errors import DataError, SeqgenError
 from seqgen.tokenizer import Document, Tokenizer
 
 SIDECAR_SUFFIXES = (".csv", ".jsonl")
+SECTIONS_FORMAT = 2  # in the store's key: 2, sections restate the document's labels
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class LabelSpec:
         """What the token store's key includes: the spec and the sidecar's bytes."""
         out: dict[str, Any] = {"folders": self.folders, "domain": self.domain}
         if self.sections:  # a store without sections keeps the key it always had
-            out["sections"] = True
+            out["sections"] = SECTIONS_FORMAT
         if self.sidecar:
             out["sidecar"] = hashlib.blake2b(
                 Path(self.sidecar).read_bytes(), digest_size=16

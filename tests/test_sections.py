@@ -277,3 +277,13 @@ def test_eval_reports_the_loss_without_the_control_ids(midi_run):
     plain = score["without_controls"]
     assert 0 < plain["nats_per_unit"] < score["nats_per_unit"]
     assert plain["bits_per_unit"] == pytest.approx(plain["nats_per_unit"] / np.log(2))
+
+
+def test_the_store_key_names_the_sections_format(monkeypatch):
+    """A change to how sections are written changes the key: no run reads old token files."""
+    from seqgen import labels
+
+    before = LabelSpec(domain=True, sections=True).identity()
+    monkeypatch.setattr(labels, "SECTIONS_FORMAT", labels.SECTIONS_FORMAT + 1)
+    assert LabelSpec(domain=True, sections=True).identity() != before
+    assert "sections" not in LabelSpec(domain=True).identity()
