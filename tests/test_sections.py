@@ -270,13 +270,16 @@ def test_every_bar_of_a_long_piece_is_labelled():
     assert got[-1][1] == {"key": "B-major", "density": "high"}  # its one bar, B-D#-F#
 
 
-def test_eval_reports_the_loss_without_the_control_ids(midi_run):
+def test_eval_reports_the_loss_without_the_control_ids(midi_run, cli):
     import seqgen
 
     score = seqgen.load(midi_run).score()
     plain = score["without_controls"]
     assert 0 < plain["nats_per_unit"] < score["nats_per_unit"]
     assert plain["bits_per_unit"] == pytest.approx(plain["nats_per_unit"] / np.log(2))
+    code, out, err = cli("eval", midi_run)
+    assert code == 0, err
+    assert f"own predictions: {plain['nats_per_unit']:.4f} nats/event" in out
 
 
 def test_the_store_key_names_the_sections_format(monkeypatch):

@@ -87,6 +87,12 @@ def show(report: dict, unit: str) -> None:
             f"with the document cache; the LSTM alone: {alone['nats_per_unit']:.4f} "
             f"nats/{unit}, {alone['bits_per_unit']:.4f} bits/{unit}{also}"
         )
+    if "without_controls" in report:
+        plain = report["without_controls"]
+        typer.echo(
+            f"without the control labels' own predictions: {plain['nats_per_unit']:.4f} "
+            f"nats/{unit}, {plain['bits_per_unit']:.4f} bits/{unit}"
+        )
     for key, value in _extras(report).items():
         typer.echo(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value:,}")
 
@@ -94,7 +100,7 @@ def show(report: dict, unit: str) -> None:
 _STANDARD = {
     "checkpoint", "corpus", "split", "nats_per_token", "bits_per_token", "perplexity", "tokens",
     "unit", "units", "nats_per_unit", "bits_per_unit", "cache", "seconds", "without_cache",
-    "precision", "counts",
+    "precision", "counts", "without_controls",
 }  # fmt: skip
 
 
