@@ -290,3 +290,25 @@ def test_the_store_key_names_the_sections_format(monkeypatch):
     monkeypatch.setattr(labels, "SECTIONS_FORMAT", labels.SECTIONS_FORMAT + 1)
     assert LabelSpec(domain=True, sections=True).identity() != before
     assert "sections" not in LabelSpec(domain=True).identity()
+
+
+def test_beam_search_keeps_the_key_asked_for_at_every_section(midi_run, monkeypatch):
+    import torch
+
+    import seqgen
+    from seqgen import decode
+
+    model = seqgen.load(midi_run)
+    base, table = model.tokenizer.vocab_size, model.labels
+    pushed = []
+    real = decode.Hypothesis.push
+    monkeypatch.setattr(
+        decode.Hypothesis, "push", lambda h, t, *a: (pushed.append(t), real(h, t, *a))
+    )
+    with torch.no_grad():  # make sections likely, so that the beams hold some
+        model.model.head.bias[base:] += 3.0
+    key = table.known()["key"][-1]
+    got = model.generate_ids(labels={"key": key}, length=60, beam=3, num_samples=2)
+    assert len(got) == 2 and all(0 <= i < base for s in got for i in s)
+    keys = [table.labels_of([t]).get("key") for t in pushed if t >= base]
+    assert key in keys and set(keys) <= {key, None}  # some sections, all in the asked key
