@@ -32,6 +32,7 @@ from seqgen.labels import (
     LabelSpec,
     LabelTable,
     corpus_root,
+    document_ends,
     head_length,
     without_controls,
 )  # fmt: skip
@@ -318,9 +319,7 @@ def _augment_train(work: Path, dtype, tok: Tokenizer, labeller: Labeller | None 
     if type(tok).augment is Tokenizer.augment or not path.exists() or not path.stat().st_size:
         return 0
     ids = np.memmap(path, dtype=dtype, mode="r")
-    ends = np.flatnonzero(ids == tok.eod_id) + 1
-    if not len(ends) or ends[-1] != len(ids):
-        ends = np.append(ends, len(ids))  # a last document without its end-of-document token
+    ends = document_ends(ids, tok.eod_id)
     docs: list[np.ndarray] = []
     start = 0
     for end in ends.tolist():

@@ -272,6 +272,9 @@ def with_inline(logits: np.ndarray, base: int, inline) -> np.ndarray:
     the model emit: a key's ids as the model scores them, or, for a key asked for, the id
     asked for with the log of all the key's probability (the sample keeps the key's place
     and takes the value asked for)."""
+    if not inline:  # a run without section labels: no control id is ever chosen
+        logits[:, base:] = -np.inf
+        return logits
     controls = logits[:, base:].copy()
     logits[:, base:] = -np.inf
     for group, asked in inline:

@@ -315,23 +315,17 @@ class LabelTable:
         """What generation reads after the end-of-document: one slot per key the run knows,
         in sorted key order, as training wrote them. A key asked for is its one id; any other
         key is all its ids, one of which the decoder draws from the model (its own mix)."""
-        given = dict(zip(sorted(labels), self.ids(labels, flag), strict=True))
-        groups = self._groups()
-        return tuple((given[k],) if k in given else groups[k] for k in sorted(groups))
+        return tuple((asked,) if asked >= 0 else ids for ids, asked in self.inline(labels, flag))
 
     def inline(self, labels: dict[str, str], flag: str = "--label") -> tuple:
         """What a run trained with section labels may emit inside a sample: for each key the
         run knows (sorted), its ids and the id asked for (-1: none, the model's own choice).
         The decoder gives an id asked for the probability of all its key's ids."""
         given = dict(zip(sorted(labels), self.ids(labels, flag), strict=True))
-        groups = self._groups()
-        return tuple((groups[k], given.get(k, -1)) for k in sorted(groups))
-
-    def _groups(self) -> dict[str, tuple[int, ...]]:
         groups: dict[str, list[int]] = {}
         for pair, i in self._index.items():
             groups.setdefault(pair[0], []).append(i)
-        return {k: tuple(sorted(v)) for k, v in groups.items()}
+        return tuple((tuple(sorted(groups[k])), given.get(k, -1)) for k in sorted(groups))
 
     def labels_of(self, ids: Sequence[int]) -> dict[str, str]:
         return dict(self.pairs[int(i) - self.base] for i in ids if int(i) >= self.base)
@@ -345,6 +339,15 @@ def without_controls(tok: Tokenizer, ids: np.ndarray) -> np.ndarray:
     tokenizer's count_units, decode and write may see."""
     ids = np.asarray(ids)
     return ids[ids < tok.vocab_size] if ids.size and ids.max() >= tok.vocab_size else ids
+
+
+def document_ends(ids: np.ndarray, eod_id: int) -> np.ndarray:
+    """Where each document of a split file ends (one past its end-of-document token; a last
+    document without one ends at the end)."""
+    ends = np.flatnonzero(ids == eod_id) + 1
+    if not len(ends) or ends[-1] != len(ids):
+        ends = np.append(ends, len(ids))
+    return ends
 
 
 def head_length(ids: np.ndarray, base: int) -> int:

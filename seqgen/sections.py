@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from seqgen.errors import DataError, SeqgenError
-from seqgen.labels import LabelTable, check_labels, head_length, without_controls
+from seqgen.labels import (
+    LabelTable,
+    check_labels,
+    document_ends,
+    head_length,
+    without_controls,
+)
 from seqgen.tokenizer import Tokenizer
 
 
@@ -83,9 +89,7 @@ def add_sections(path: Path, dtype, tok: Tokenizer, table: LabelTable) -> None:
     if not path.exists() or not path.stat().st_size:
         return
     ids = np.memmap(path, dtype=dtype, mode="r")
-    ends = np.flatnonzero(ids == tok.eod_id) + 1
-    if not len(ends) or ends[-1] != len(ids):
-        ends = np.append(ends, len(ids))
+    ends = document_ends(ids, tok.eod_id)
     tmp = path.with_suffix(".sections")
     start = 0
     with open(tmp, "wb") as f:

@@ -53,11 +53,12 @@ def _check_sections(tok: Tokenizer, docs: list[Document], **_: Any) -> None:
     from seqgen.sections import _checked
 
     for doc in docs[:MAX_DOCS]:
-        ids = np.concatenate([np.asarray(tok.encode(p), dtype=np.int64) for p in doc.parts] or [[]])
+        parts = [np.asarray(tok.encode(p), dtype=np.int64) for p in doc.parts]
+        ids = np.concatenate([np.zeros(0, np.int64), *parts])
         got = []
         for _ in range(2):
             try:
-                got.append(tok.section_labels(ids.astype(np.int64)))
+                got.append(tok.section_labels(ids.copy()))
             except Exception as e:
                 raise _Stop(
                     f"section_labels() raised on {doc.name}: {_crash(e)}",
