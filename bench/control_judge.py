@@ -33,13 +33,26 @@ from runner import SHARED  # noqa: E402
 MUSIC = {"key": "key", "density": "density", "metre": "metre"}  # control -> label key
 BOOKS = {"shakespeare": "tinyshakespeare/input.txt", "conrad": "gutenberg/219-0.txt"}
 BOOKS["carroll"] = "gutenberg/pg11.txt"  # stand-in where no Hikmet-style Turkish is at hand
+BOOKS["austen"] = "gutenberg/1342-0.txt"
+# the other stand-in: a text in another language (the wikitext of a Bulgarian Wikipedia export)
+BOOKS["bulgarian"] = "wiki-xml/bgwiki-latest-pages-articles-shortened.xml"
 
 
-def author_corpus(tmp: Path, chunk: int = 4000) -> Path:
+def book_text(rel: str) -> str:
+    """A book's text; for a MediaWiki export, the wikitext of its pages (entities decoded)."""
+    if not rel.endswith(".xml"):
+        return (SHARED / rel).read_text(encoding="utf-8", errors="replace")
+    from xml.etree import ElementTree
+
+    root = ElementTree.parse(SHARED / rel).getroot()  # a local file from the shared corpora
+    return "\n\n".join(e.text or "" for e in root.iter() if e.tag.endswith("}text"))
+
+
+def author_corpus(tmp: Path, books: list[str], chunk: int = 4000) -> Path:
     """corpus/AUTHOR/NNNN.txt: each book in chunks of ``chunk`` characters (one document each)."""
     root = tmp / "authors"
-    for author, rel in BOOKS.items():
-        text = (SHARED / rel).read_text(encoding="utf-8", errors="replace")
+    for author in books:
+        text = book_text(BOOKS[author])
         (root / author).mkdir(parents=True, exist_ok=True)
         for k in range(0, min(len(text), 400_000), chunk):
             (root / author / f"{k // chunk:04d}.txt").write_text(text[k : k + chunk])
@@ -149,13 +162,18 @@ def main() -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--twin", action="store_true", help="also train without labels: NLL cost")
     p.add_argument("--section-labels", action="store_true", help="music: label each bar too")
+    p.add_argument(
+        "--books", default="shakespeare,conrad,carroll", help=f"author: of {list(BOOKS)}"
+    )
     args = p.parse_args()
     import seqgen
 
     tmp = Path(tempfile.mkdtemp(prefix="control-judge-"))
     music = args.control in MUSIC
     if args.corpus is None:
-        args.corpus = "music21:bach-small" if music else str(author_corpus(tmp))
+        args.corpus = (
+            "music21:bach-small" if music else str(author_corpus(tmp, args.books.split(",")))
+        )
     args.length = args.length or (400 if music else 600)
     t0 = time.perf_counter()
     run_dir = Path(args.run) if args.run else train(args, tmp / "labelled", True).dir
