@@ -136,8 +136,11 @@ class _Sources:
             self._fail(src, e)
 
 
-def _key(tok_name: str, identity: dict, spec: CorpusSpec, labels: LabelSpec) -> str:
+def _key(tok_cls: type[Tokenizer], identity: dict, spec: CorpusSpec, labels: LabelSpec) -> str:
+    tok_name, store_format = tok_cls.name, tok_cls.store_format
     what = {"format": FORMAT, "domain": tok_name, "tokenizer": identity, "corpus": spec.fingerprint}
+    if store_format != 1:  # a domain that never raised it keeps the key it always had
+        what["store_format"] = store_format
     if labels.enabled:  # a store without labels keeps the key it always had
         what["labels"] = labels.identity()
     blob = json.dumps(what, sort_keys=True, default=str)
@@ -162,7 +165,7 @@ def prepare(
     labels = labels or LabelSpec()
     identity = tokenizer.get_state() if tokenizer is not None else {"settings": settings or {}}
     identity = {**identity, "split": split}
-    key = _key(tok_cls.name, identity, spec, labels)
+    key = _key(tok_cls, identity, spec, labels)
     final = store_root() / "tokens" / key
     if (final / "meta.json").is_file():
         meta = json.loads((final / "meta.json").read_text())

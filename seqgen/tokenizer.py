@@ -128,6 +128,9 @@ class Tokenizer:
     renders: ClassVar[dict[str, tuple[str, ...]]] = {}
     # What clock() can measure, e.g. ("seconds", "bars"): `seqgen generate --seconds/--bars`.
     measures: ClassVar[tuple[str, ...]] = ()
+    # Raise it when the same files and settings would now give other ids or labels: the
+    # token store's key includes it, so a corpus tokenized the old way is not reused.
+    store_format: ClassVar[int] = 1
 
     def __init__(self, settings: dict[str, Any] | None = None):
         self.settings: dict[str, Any] = dict(settings or {})
