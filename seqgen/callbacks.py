@@ -144,7 +144,8 @@ class Samples(Callback):
         )
         model, tok = trainer.model, trainer.data.tokenizer
         was = model.training
-        ids = decode(model, tok, cfg)[0]
+        with trainer.scored():  # the weights validation scored
+            ids = decode(model, tok, cfg)[0]
         model.train(was)
         try:
             self.text = tok.to_text(ids)

@@ -54,7 +54,7 @@ class Progress:
 class Checkpoint:
     arch: str
     model_config: dict[str, Any]  # the architecture's config as plain data
-    model: dict[str, torch.Tensor]
+    model: dict[str, torch.Tensor]  # the weights it is scored with (with --ema, the average)
     tokenizer: TokenizerInfo
     run: RunInfo
     train_config: TrainConfig
@@ -65,6 +65,9 @@ class Checkpoint:
     cache: CacheWeights | None = None  # the document cache, for runs trained with --cache
     data: dict[str, Any] = field(default_factory=dict)  # split sizes and the unit
     versions: dict[str, str] = field(default_factory=dict)
+    training_weights: dict[str, torch.Tensor] | None = (
+        None  # with --ema: what training goes on from
+    )
     path: str = ""  # where it was loaded from (not saved)
 
 
@@ -104,6 +107,10 @@ def save(path: Path, ckpt: Checkpoint) -> None:
         "cache": ckpt.cache.to_dict() if ckpt.cache is not None else None,
         "data": ckpt.data,
     }
+    if ckpt.training_weights is not None:  # a run without --ema writes what it always wrote
+        payload["training_weights"] = {
+            k: v.detach().cpu() for k, v in ckpt.training_weights.items()
+        }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -178,14 +185,12 @@ def _upgrade_v1(raw: dict) -> dict:
 def _parse(raw: dict) -> Checkpoint:
     """Every field checked for type (shapes and values are checked against the architecture by
     ``seqgen.models.restore``); ValueError names the first that does not fit."""
-    weights = raw["model"]
-    if not isinstance(weights, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
-    ):
-        raise ValueError("the weights are not a mapping of names to tensors")
-    for name, tensor in weights.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise ValueError(f"weight {name} holds NaN or infinite values")
+    weights = _weights(raw["model"], "the weights")
+    training = raw.get("training_weights")
+    if training is not None:
+        training = _weights(training, "the training weights")
+        if set(training) != set(weights):
+            raise ValueError("the training weights do not name the same tensors as the weights")
     state = raw.get("stream_state")
     if state is not None and not (
         isinstance(state, list | tuple) and all(isinstance(t, torch.Tensor) for t in state)
@@ -215,7 +220,19 @@ def _parse(raw: dict) -> Checkpoint:
         cache=_cache(cache) if cache else None,
         data=_mapping(raw.get("data", {}), "data"),
         versions=_mapping(raw.get("versions", {}), "versions"),
+        training_weights=training,
     )
+
+
+def _weights(weights: Any, what: str) -> dict[str, torch.Tensor]:
+    if not isinstance(weights, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
+    ):
+        raise ValueError(f"{what} are not a mapping of names to tensors")
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"weight {name} holds NaN or infinite values")
+    return weights
 
 
 @dataclass

@@ -36,6 +36,7 @@ class TrainConfig:
     sample_length: int = 200  # tokens of the sample shown at each validation
     val_tokens: int | None = 500_000  # periodic validation reads at most this many (eval: all)
     cache: bool = False  # fit the document cache (seqgen.doccache) on validation at each one
+    ema: float = 0.0  # decay of the weights' moving average (seqgen.average); 0: none
     threads: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +59,8 @@ class TrainConfig:
                 raise SeqgenError(f"{_flag(name)} {value}: give a number of 0 or more")
         if not 0 <= self.min_lr_ratio <= 1 or self.warmup_steps < 0 or self.sample_length < 0:
             raise SeqgenError("the schedule's warmup, floor or sample length is out of range")
+        if not (math.isfinite(self.ema) and 0 <= self.ema < 1):
+            raise SeqgenError(f"--ema {self.ema}: give a decay from 0 (none) up to (not) 1")
         if self.patience is not None and self.patience < 0:
             raise SeqgenError(f"--patience {self.patience}: give 0 (never stop) or more")
         if not 0 <= self.seed < 2**63:

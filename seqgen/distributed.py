@@ -20,11 +20,14 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
 from seqgen.errors import SeqgenError
+
+if TYPE_CHECKING:
+    from seqgen.models import LanguageModel
 
 T = TypeVar("T")
 
@@ -215,3 +218,26 @@ def _from_backend(e: BaseException) -> bool:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0][:200] if text else type(e).__name__
+
+
+def data_parallel(model: LanguageModel, device: torch.device):
+    """The model's loss behind DistributedDataParallel: gradients are averaged over the ranks
+    during the backward pass (bucketed, overlapping it). Parameters a step may leave unused (an
+    adaptive softmax cluster no target fell into) are searched for unless the model says
+    there are none."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    unused = not model.uses_every_parameter()
+    return DistributedDataParallel(_Loss(model), device_ids=ids, find_unused_parameters=unused)
+
+
+class _Loss(torch.nn.Module):
+    """``model.loss`` as a module's forward, the call DistributedDataParallel wraps."""
+
+    def __init__(self, model: LanguageModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, y, state, resets):
+        return self.model.loss(x, y, state, resets)

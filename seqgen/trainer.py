@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from torch.utils._pytree import tree_map
 
+from seqgen.average import WeightAverage
 from seqgen.batcher import StreamBatcher
 from seqgen.checkpoint import Checkpoint, Progress, TokenizerInfo
 from seqgen.config import RunInfo, TrainConfig
 from seqgen.data import Dataset
-from seqgen.distributed import SINGLE, World
+from seqgen.distributed import SINGLE, World, data_parallel
 from seqgen.doccache import CacheWeights
 from seqgen.errors import SeqgenError
 from seqgen.evaluate import LN2, cached_logprobs, fit_cache, target_logprobs
@@ -63,7 +64,7 @@ class Trainer:
     ):
         self.model, self.opt, self.data, self.batcher = model, optimizer, data, batcher
         self.world = world
-        self.loss_of = model.loss if world.size == 1 else _data_parallel(model, device)
+        self.loss_of = model.loss if world.size == 1 else data_parallel(model, device)
         self.shared: list | None = None  # every rank's stream state and RNG, on rank 0
         self.cfg, self.info, self.device, self.precision = cfg, info, device, precision
         self.callbacks = list(callbacks or [])
@@ -71,6 +72,7 @@ class Trainer:
         self.progress = Progress()
         self.state = None  # the model's opaque state of this rank's streams
         self.cache: CacheWeights | None = None  # fitted at each validation with cfg.cache
+        self.average = WeightAverage(model, cfg.ema) if cfg.ema else None
         self.eod_id = data.tokenizer.eod_id
         self.stop_requested = False
         self.asked_at = -math.inf  # when the first stop was asked for
@@ -103,11 +105,17 @@ class Trainer:
         if self.cfg.clip:
             clip_gradients(self.model.parameters(), self.cfg.clip)
         self.opt.step()
+        if self.average is not None:
+            self.average.update(step)
         self.state = self.model.detach_state(state)
         self.progress.step += 1
         return float(loss.detach())
 
     # --- validation ------------------------------------------------------------------------
+    def scored(self) -> contextlib.AbstractContextManager:
+        """The weights that validation scores and best.pt keeps: the average with --ema."""
+        return self.average.applied() if self.average is not None else contextlib.nullcontext()
+
     def validate(self) -> dict:
         row: dict[str, Any] = {"step": self.step, "time": round(self.progress.train_time, 2)}
         ids = self.data.tokens("valid") if "valid" in self.data.splits else None
@@ -120,9 +128,15 @@ class Trainer:
             units = tok.count_units(without_controls(tok, ids))
             row["val_prefix_tokens"] = len(ids)
         share = (self.world.rank, self.world.size)
-        logp = target_logprobs(
-            self.model, ids, self.eod_id, device=self.device, share=share, precision=self.precision
-        )
+        with self.scored():
+            logp = target_logprobs(
+                self.model,
+                ids,
+                self.eod_id,
+                device=self.device,
+                share=share,
+                precision=self.precision,
+            )
         self.world.sum_(logp)  # each rank scored its share; the rest of its array is zeros
         nll, n, units = -float(logp.sum(dtype=np.float64)), len(logp), max(1, units)
         row.update(
@@ -290,7 +304,8 @@ class Trainer:
         return Checkpoint(
             arch=self.info.arch,
             model_config=_plain(self.model.config),
-            model={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            model=self._weights(),
+            training_weights=None if self.average is None else self._weights(raw=True),
             tokenizer=TokenizerInfo(tok.name, *plugin, tok.get_state(), labels),
             run=self.info,
             train_config=self.cfg,
@@ -302,11 +317,24 @@ class Trainer:
             data={"splits": self.data.meta["splits"], "unit": tok.unit},
         )
 
+    def _weights(self, raw: bool = False) -> dict[str, torch.Tensor]:
+        if self.average is not None and not raw:
+            return self.average.state_dict()
+        return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+
     def restore(self, ckpt: Checkpoint) -> None:
         """Continue from ``ckpt`` (weights, optimizer, progress, stream state and RNG)."""
         from seqgen.errors import CheckpointError
 
-        self.model.load_state_dict(ckpt.model)
+        try:  # with --ema, `model` is the average and `training_weights` what training had
+            self.model.load_state_dict(ckpt.training_weights or ckpt.model)
+            if self.average is not None and ckpt.training_weights:
+                self.average.load(ckpt.model)
+            elif self.average is not None:  # --ema given on resume: the average starts here
+                self.average = WeightAverage(self.model, self.average.decay)
+        except (RuntimeError, KeyError) as e:
+            what = str(e).strip().splitlines()[-1].strip()[:160]  # torch lists every mismatch
+            raise CheckpointError(f"{ckpt.path}: the weights do not fit ({what})") from None
         try:
             self.opt.load_state_dict(ckpt.optimizer or {})
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
@@ -368,29 +396,6 @@ class Trainer:
             if self.device.type == "cuda":
                 rng["cuda_ranks"] = [r["cuda"] for _, r in self.shared]
         return rng
-
-
-def _data_parallel(model: LanguageModel, device: torch.device):
-    """The model's loss behind DistributedDataParallel: gradients are averaged over the ranks
-    during the backward pass (bucketed, overlapping it). Parameters a step may leave unused (an
-    adaptive softmax cluster no target fell into) are searched for unless the model says
-    there are none."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    ids = [device.index] if device.type == "cuda" else None
-    unused = not model.uses_every_parameter()
-    return DistributedDataParallel(_Loss(model), device_ids=ids, find_unused_parameters=unused)
-
-
-class _Loss(torch.nn.Module):
-    """``model.loss`` as a module's forward, the call DistributedDataParallel wraps."""
-
-    def __init__(self, model: LanguageModel):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x, y, state, resets):
-        return self.model.loss(x, y, state, resets)
 
 
 def _plain(config: Any) -> dict:

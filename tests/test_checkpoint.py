@@ -139,6 +139,13 @@ TAMPERED = {
     "bad progress": lambda r: r["progress"].update(step="ten"),
     "nested json": lambda r: r["tokenizer"].update(state="[" * 100_000 + "]" * 100_000),
     "state a list": lambda r: r.update(stream_state=[1, 2]),
+    "training weights a list": lambda r: r.update(training_weights=[1]),
+    "training weights short of one": lambda r: r.update(
+        training_weights={k: v for k, v in list(r["model"].items())[1:]}
+    ),
+    "training weights not finite": lambda r: r.update(
+        training_weights={k: torch.full_like(v, float("inf")) for k, v in r["model"].items()}
+    ),
 }
 
 

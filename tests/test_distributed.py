@@ -211,3 +211,24 @@ def test_a_run_folder_in_use_is_one_line_from_rank_0(pair, corpus):
     assert code == 1, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "already holds a run" in lines[0], err
+
+
+@pytest.mark.slow
+def test_two_processes_keep_one_average_and_resume_it_exactly(corpus):
+    """--ema under --nproc 2: every rank averages the same weights; rank 0's checkpoint keeps
+    the average and the training weights, and a resumed run ends where an unbroken one does."""
+    root, text, env = corpus
+    args = ["-d", "char", "-c", text, "--max-steps", "40", "--nproc", "2", "--ema", "0.9", *SMALL]
+    whole, cut = root / "ema-whole", root / "ema-cut"
+    code, _, err = seqgen("train", *args, "--out", whole, env=env)
+    assert code == 0, err
+    code, _, err = seqgen("train", *args, "--out", cut, "--stop-after", "20", env=env)
+    assert code == 0, err
+    code, _, err = seqgen("train", "--resume", cut, "--nproc", "2", "-q", env=env)
+    assert code == 0, err
+    got, want = (checkpoint.load(r / "checkpoint.pt") for r in (cut, whole))
+    assert got.progress.step == want.progress.step == 40
+    for name, tensor in want.model.items():
+        assert torch.equal(tensor, got.model[name]), name
+        assert torch.equal(want.training_weights[name], got.training_weights[name]), name
+    assert any(not torch.equal(v, want.training_weights[k]) for k, v in want.model.items())

@@ -34,7 +34,11 @@ def losses(run):
     return {r["step"]: r["train_loss"] for r in rows if "train_loss" in r}
 
 
-@pytest.mark.parametrize("extra", [(), ("--weight-drop", "0.4")], ids=["dropout", "weight-drop"])
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("--weight-drop", "0.4"), ("--ema", "0.9")],
+    ids=["dropout", "weight-drop", "ema"],
+)
 def test_resume_is_exact(cli, tmp_path, text, extra):
     whole, halves = tmp_path / "whole", tmp_path / "halves"
     tiny = (*TINY, *extra)
@@ -67,6 +71,9 @@ def test_resume_is_exact(cli, tmp_path, text, extra):
     assert a.progress.step == b.progress.step == 40
     for name, tensor in a.model.items():
         assert torch.equal(tensor, b.model[name]), name
+    assert (a.training_weights is None) == ("--ema" not in extra)
+    for name, tensor in (a.training_weights or {}).items():  # with --ema: what training had
+        assert torch.equal(tensor, b.training_weights[name]), name
     assert losses(whole) == losses(halves)  # the loss at every logged step, too
 
 

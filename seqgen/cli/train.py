@@ -50,6 +50,7 @@ def train(
     optimizer: o.Optimizer = None,
     clip: o.Clip = None,
     weight_decay: o.WeightDecay = None,
+    ema: o.Ema = None,
     seed: o.Seed = None,
     patience: o.Patience = None,
     max_time: o.MaxTime = None,

@@ -195,6 +195,15 @@ WeightDecay = Annotated[
         rich_help_panel=TRAINING,
     ),
 ]
+Ema = Annotated[
+    float | None,
+    typer.Option(
+        help="Keep a moving average of the weights with this decay per step (e.g. 0.999: about "
+        "the last 1,000 steps); validation, best.pt, generate and eval use it. 0: none. "
+        "[default: 0]",
+        rich_help_panel=TRAINING,
+    ),
+]
 Seed = Annotated[
     int | None, typer.Option(help="Random seed. [default: 1337]", rich_help_panel=TRAINING)
 ]
@@ -282,7 +291,7 @@ MODEL_FIELDS = (
     "adaptive_div",
 )  # fmt: skip
 TRAIN_FIELDS = (
-    "batch_size", "seq_len", "lr", "optimizer", "clip", "weight_decay", "seed", "patience",
+    "batch_size", "seq_len", "lr", "optimizer", "clip", "weight_decay", "ema", "seed", "patience",
     "max_time", "max_steps", "epochs", "eval_every", "val_tokens", "cache", "precision",
     "device", "threads",
 )  # fmt: skip
