@@ -2,10 +2,10 @@
 
 The reference is pytorch/examples word_language_model (2x200 LSTM, tied, dropout 0.2): valid
 perplexity 226.7 after its first epoch, which takes 720 s on this CPU. The target here is
-valid perplexity <= 180 after 600 s of training::
+valid perplexity <= 150 after 600 s of training::
 
     python bench/word_wikitext2.py --seconds 600 --threads 2 --batch-size 20 --lr 30 \
-        --dropout 0 --out runs/bench-wt2 -- --optimizer sgd --clip 0.25    # the benchmark
+        --dropout 0 --out runs/bench-wt2 -- --optimizer sgd --clip 0.25 --ema 0.9998  # benchmark
     python bench/word_wikitext2.py --seconds 90 --threads 1 --valid-tokens 5000 \
         --out /tmp/wt2                                                       # a smoke run
     python bench/word_wikitext2.py --profile --threads 1                     # where time goes
@@ -89,7 +89,7 @@ def train_and_eval(a: argparse.Namespace) -> dict:
         r = json.loads(seqgen("eval", str(out), "--split", split, "--json"))
         report[f"{split}_ppl"] = round(r["perplexity"], 2)
         report[f"{split}_bits_per_character"] = round(r["bits_per_unit"], 4)
-    report["target_valid_ppl"] = 180.0
+    report["target_valid_ppl"] = 150.0
     report["reference_valid_ppl_epoch1"] = 226.7
     return report
 
