@@ -65,9 +65,8 @@ class Checkpoint:
     cache: CacheWeights | None = None  # the document cache, for runs trained with --cache
     data: dict[str, Any] = field(default_factory=dict)  # split sizes and the unit
     versions: dict[str, str] = field(default_factory=dict)
-    training_weights: dict[str, torch.Tensor] | None = (
-        None  # with --ema: what training goes on from
-    )
+    # with --ema: the weights training goes on from (``model`` is then their average)
+    training_weights: dict[str, torch.Tensor] | None = None
     path: str = ""  # where it was loaded from (not saved)
 
 
