@@ -14,6 +14,7 @@ import contextlib
 import math
 import signal
 import time
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -303,7 +304,7 @@ class Trainer:
         labels = self.data.labels.to_data()
         return Checkpoint(
             arch=self.info.arch,
-            model_config=_plain(self.model.config),
+            model_config=asdict(self.model.config),
             model=self._weights(),
             training_weights=None if self.average is None else self._weights(raw=True),
             tokenizer=TokenizerInfo(tok.name, *plugin, tok.get_state(), labels),
@@ -396,9 +397,3 @@ class Trainer:
             if self.device.type == "cuda":
                 rng["cuda_ranks"] = [r["cuda"] for _, r in self.shared]
         return rng
-
-
-def _plain(config: Any) -> dict:
-    from dataclasses import asdict
-
-    return asdict(config)
