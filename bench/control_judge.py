@@ -9,8 +9,8 @@ for. Prints JSON.
 
 Judges: key and mode (music21's Aarden-Essen key profiles on the sample's pitch-class
 histogram), density (the sample's notes per second, in the run's training terciles), metre (the
-time signature the sample holds longest), author (a character 3-to-5-gram naive Bayes trained
-on the training split only). ``--twin`` also trains the same run without labels and reports both
+sample's first time signature), author (a character 3-to-5-gram naive Bayes trained on the
+training split only). ``--twin`` also trains the same run without labels and reports both
 validation losses (bits per unit). The unlabelled samples' agreement is the baseline.
 """
 

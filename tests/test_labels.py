@@ -261,21 +261,3 @@ def test_the_kit_reports_a_bad_labels_hook(tmp_path, hook, says):
 def test_the_kit_passes_the_default_and_a_good_hook(tmp_path):
     assert _kit(load().domain("char"), tmp_path).ok
     assert _kit(_labelled_char(), tmp_path).ok
-
-
-def test_the_midi_metre_is_the_signature_held_longest():
-    """A tune whose pickup bar has a signature of its own is named by the metre that follows."""
-    from seqgen_plugins.midi.io import Note, Piece
-    from seqgen_plugins.midi.labels import metre_of
-
-    notes = [
-        Note(0, 60 + k % 12, k * 0.25, k * 0.25 + 0.25, 80, k * 0.5, k * 0.5 + 0.5)
-        for k in range(49)
-    ]
-    pickup = [(0.0, 0.0, 1, 8), (0.5, 0.25, 6, 8)]
-    assert metre_of(Piece(notes, 120.0, pickup)) == "6/8"
-    changes = [(0.0, 0.0, 3, 4), (3.0, 1.5, 2, 4), (5.0, 2.5, 3, 4), (20.0, 10.0, 2, 4)]
-    assert metre_of(Piece(notes, 120.0, changes)) == "3/4"  # 3 + 15 quarters against 2 + 4.5
-    assert metre_of(Piece(notes, 120.0, [(0.0, 0.0, 5, 4)])) == "5/4"
-    assert metre_of(Piece(notes, 120.0, [])) is None
-    assert metre_of(Piece([], 120.0, [(0.0, 0.0, 2, 2), (0.0, 0.0, 3, 4)])) == "2/2"

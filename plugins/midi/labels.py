@@ -62,16 +62,10 @@ def key_of_histogram(hist: np.ndarray) -> tuple[str, str] | None:
 
 
 def metre_of(piece: Piece) -> str | None:
-    """The time signature held for the most quarter notes (the earliest of equals), so that a
-    pickup bar's signature of its own does not name the piece."""
-    sigs = sorted(piece.time_signatures, key=lambda s: s[0])
-    if not sigs:
+    if not piece.time_signatures:
         return None
-    end = max([piece.end, *(n.qend for n in piece.notes)])
-    held: dict[str, float] = {}
-    for (q, _, num, den), until in zip(sigs, [s[0] for s in sigs[1:]] + [end], strict=True):
-        held[f"{num}/{den}"] = held.get(f"{num}/{den}", 0.0) + max(0.0, until - q)
-    return max(held, key=held.__getitem__)
+    _, _, num, den = piece.time_signatures[0]
+    return f"{num}/{den}"
 
 
 def tempo_of(piece: Piece) -> str | None:

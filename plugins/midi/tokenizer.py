@@ -62,7 +62,6 @@ class MidiTokenizer(Tokenizer):
         "performance events or grid frames."
     )
     unit = "event"  # "frame" with -o encoding=frames (set per instance)
-    store_format = 2  # 2: metre is the time signature held longest (1: the first)
     output_suffix = ".mid"
     file_patterns = (
         "*.mid",
@@ -313,9 +312,9 @@ class MidiTokenizer(Tokenizer):
         return "".join(self.token_name(int(i)) for i in ids)
 
     def labels(self, document: Document) -> dict[str, str]:
-        """key (e.g. G-minor), mode, metre (the time signature held longest), tempo
-        (slow/medium/fast by the first tempo) and density (low/medium/high notes per second,
-        in terciles of the training pieces) of the document's first piece."""
+        """key (e.g. G-minor), mode, metre (first time signature), tempo (slow/medium/fast by
+        the first tempo) and density (low/medium/high notes per second, in terciles of the
+        training pieces) of the document's first piece."""
         parts = list(document.parts)
         return piece_labels(parts[0], self.density_cuts) if parts else {}
 
