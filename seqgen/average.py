@@ -27,7 +27,7 @@ class WeightAverage:
     def update(self, step: int) -> None:
         """Fold in the weights after optimizer step ``step`` (0 for the first)."""
         decay = min(self.decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - decay)
+        torch._foreach_lerp_(self.shadow, self.params, 1.0 - decay)
 
     @contextlib.contextmanager
     @torch.no_grad()

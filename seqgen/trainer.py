@@ -302,11 +302,13 @@ class Trainer:
         """Everything a resumed run needs, as of the last completed step."""
         tok, plugin = self.data.tokenizer, (self.info.plugin, self.info.plugin_version)
         labels = self.data.labels.to_data()
+        own = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        averaged = self.average.state_dict() if self.average is not None else None
         return Checkpoint(
             arch=self.info.arch,
             model_config=asdict(self.model.config),
-            model=self._weights(),
-            training_weights=None if self.average is None else self._weights(raw=True),
+            model=own if averaged is None else averaged,
+            training_weights=None if averaged is None else own,
             tokenizer=TokenizerInfo(tok.name, *plugin, tok.get_state(), labels),
             run=self.info,
             train_config=self.cfg,
@@ -318,21 +320,14 @@ class Trainer:
             data={"splits": self.data.meta["splits"], "unit": tok.unit},
         )
 
-    def _weights(self, raw: bool = False) -> dict[str, torch.Tensor]:
-        if self.average is not None and not raw:
-            return self.average.state_dict()
-        return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-
     def restore(self, ckpt: Checkpoint) -> None:
         """Continue from ``ckpt`` (weights, optimizer, progress, stream state and RNG)."""
         from seqgen.errors import CheckpointError
 
         try:  # with --ema, `model` is the average and `training_weights` what training had
             self.model.load_state_dict(ckpt.training_weights or ckpt.model)
-            if self.average is not None and ckpt.training_weights:
+            if self.average is not None:  # (--ema given on resume: it starts from the weights)
                 self.average.load(ckpt.model)
-            elif self.average is not None:  # --ema given on resume: the average starts here
-                self.average = WeightAverage(self.model, self.average.decay)
         except (RuntimeError, KeyError) as e:
             what = str(e).strip().splitlines()[-1].strip()[:160]  # torch lists every mismatch
             raise CheckpointError(f"{ckpt.path}: the weights do not fit ({what})") from None
