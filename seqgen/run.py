@@ -92,8 +92,9 @@ def start(
         lock = world.first(lambda: claim_new(stack, out), others=False)
         data, fingerprint = world.first(lambda: _prepare(tok_cls, corpus, settings, note, labels))
         fitted = _budget_fit(cfg, arch, sized_model, data, fields_of_arch, world, note)
-        model.update({k: v for k, v in fitted.items() if k != "lr"})
-        cfg = dataclasses.replace(cfg, lr=fitted.get("lr", cfg.lr))
+        model.update({k: v for k, v in fitted.items() if k not in ("lr", "batch_size")})
+        batch = fitted.get("batch_size", cfg.batch_size)
+        cfg = dataclasses.replace(cfg, lr=fitted.get("lr", cfg.lr), batch_size=batch)
         check_logits(cfg, model, vocab_of(data))
         model_cfg = model_config(arch, model, vocab_of(data), note)
         plugin = reg.domain_plugin.get(domain, "?")
@@ -118,10 +119,10 @@ def _budget_fit(cfg: TrainConfig, arch, sized, data, fields, world: World, note)
     precision = pick_precision(cfg.precision, torch.device("cpu"))
     vocab = vocab_of(data)
 
-    def rate_of(values: dict) -> float | None:
+    def rate_of(values: dict, batch: int) -> float | None:
         if world.size > 1:
             return None
-        return measure_rate(arch, values, vocab, cfg.batch_size, cfg.seq_len, precision)
+        return measure_rate(arch, values, vocab, batch, cfg.seq_len, precision)
 
     return budget_fit(cfg.max_time, sized, data, arch, fields, rate_of, note)
 

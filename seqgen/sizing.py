@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # For a short --max-time on a CPU, a smaller model that sees more tokens and takes more steps
 # beats a large one (Tiny Shakespeare, 270 s, 2 cores: 256x2 1.512 nats/char, 384x2 1.519;
 # batch 16x64 beats 32x128 and 8x64 at 55 s). Used only when the user sets none of these.
@@ -22,23 +24,37 @@ SIZED = (*BUDGET_MODEL, "dropout", *BUDGET_TRAIN)
 BUDGET_RATE = 15_000  # tokens/s assumed where the rate is not measured (several processes)
 BUDGET_DROPOUT = ((2.0, 0.0), (8.0, 0.1), (16.0, 0.2), (float("inf"), 0.3))  # (passes below, p)
 
-# Wider models a budget may afford, (hidden, embedding, lr) after the 256 of BUDGET_MODEL. A
-# wider one is chosen when, at the rate measured on this machine, the budget still reads the
-# training split MIN_PASSES times with it, and it has at most WEIGHTS_PER_TOKEN weights per
-# training token (a small corpus is memorised by a wide model however long it trains).
-# Tiny Shakespeare, 270 s, seed 1: 512 wide read it 1.8 times (7,100 tokens/s) and ended at
-# 1.447, still falling; 256 wide, 4.5 times, 1.445 (both dropout 0.1).
-WIDER = ((512, 128, 4e-3),)
-MIN_PASSES = 3.0
-WEIGHTS_PER_TOKEN = 4.0
+
+class Wider(NamedTuple):
+    """A wider model a budget may afford after the 256 of BUDGET_MODEL. It is chosen when, at
+    the rate measured on this machine at its batch, the budget reads the training split at
+    least ``passes`` times with it, and it has at most ``weights_per_token`` weights per
+    training token (a small corpus is memorised by a wide model however long it trains)."""
+
+    hidden: int
+    embedding: int
+    lr: float
+    batch: int
+    passes: float
+    weights_per_token: float
+    dropout: float | None  # None: BUDGET_DROPOUT's, by passes
+
+
+# Tiny Shakespeare, seed 1: at 270 s 512 wide read it 1.8 times (7,100 tokens/s) and ended at
+# 1.447, still falling, against 256 wide's 1.445 (4.5 times, both dropout 0.1); at 4.0 times
+# it reached 1.411. At 900 s, 512 wide with dropout 0.2 (13.9 times) ended at 1.419, no better
+# than 270 s; 768 wide, 32 streams, dropout 0.3 (7.3 times, 7.5 weights per token) reached
+# 1.404, still falling; at 270 s it had read the corpus 2.1 times and stood at 1.521.
+WIDER = (Wider(512, 128, 4e-3, 16, 3.0, 4.0, None), Wider(768, 128, 4e-3, 32, 5.0, 8.0, 0.3))
 CALIBRATION_STEPS = 8  # timed training steps per width, at most (after two untimed)
-CALIBRATION_SECONDS = 1.0  # ... or fewer, once they took this long
+CALIBRATION_SECONDS = 2.0  # ... or fewer, once they took this long
 
 # What `seqgen train --help` says each sized option becomes.
 BUDGET_HELP = {
     **{k: f"{v:g}" for k, v in {**BUDGET_MODEL, **BUDGET_TRAIN}.items()},
-    "hidden_size": "256, or 512 where the budget reads the corpus 3 times with it",
-    "lr": "0.005, or 0.004 when 512 wide",
+    "hidden_size": "256; 512 or 768 where the budget reads the corpus 3 or 5 times with it",
+    "batch_size": "16, or 32 when 768 wide",
+    "lr": "0.005, or 0.004 when wider",
     "dropout": "0 to 0.3, more the more passes over a small corpus the budget allows",
 }
 
@@ -71,39 +87,41 @@ def dropout_for(seen: float) -> float:
 def budget_fit(max_time, sized: dict, data, arch: str, fields: list[str], rate_of, note) -> dict:
     """The sized options that depend on the corpus (``data``, a seqgen.data.Dataset), for a
     run sized for its budget (``sized``: what budget_defaults chose; ``{}`` for any other
-    run, which gets ``{}``): the width (and its learning rate) and the dropout.
-    ``rate_of(model_values)`` gives the training tokens/s of a model on this machine (or None
-    where it is not measured)."""
+    run, which gets ``{}``): the width (and its learning rate and batch) and the dropout.
+    ``rate_of(model_values, batch)`` gives the training tokens/s of a model on this machine
+    (or None where it is not measured)."""
     if not sized:
         return {}
-    from seqgen import models
-
     tokens = int(data.meta["splits"]["train"]["tokens"])
-    vocab = int(data.tokenizer.vocab_size)
     chosen = {k: v for k, v in sized.items() if k in fields}
-    rate = rate_of(chosen) or BUDGET_RATE
-    for hidden, embedding, lr in WIDER if "hidden_size" in fields else ():
-        wider = {**chosen, "hidden_size": hidden, "embedding_size": embedding}
-        wider = {k: v for k, v in wider.items() if k in fields}
-        weights = models.count_parameters(
-            arch, models.config_of(arch, {**wider, "vocab_size": vocab})
-        )
-        if weights > WEIGHTS_PER_TOKEN * tokens:
+    rate, dropout = rate_of(chosen, BUDGET_TRAIN["batch_size"]) or BUDGET_RATE, None
+    for wide in WIDER if "hidden_size" in fields else ():
+        values = {**chosen, "hidden_size": wide.hidden, "embedding_size": wide.embedding}
+        values = {k: v for k, v in values.items() if k in fields}
+        if _weights(arch, values, data) > wide.weights_per_token * tokens:
             break
-        wide_rate = rate_of(wider)
-        if wide_rate is None or passes(max_time, tokens, wide_rate) < MIN_PASSES:
+        wide_rate = rate_of(values, wide.batch)
+        if wide_rate is None or passes(max_time, tokens, wide_rate) < wide.passes:
             break
-        chosen, rate = {**wider, "lr": lr}, wide_rate
+        chosen = {**values, "batch_size": wide.batch, "lr": wide.lr}
+        rate, dropout = wide_rate, wide.dropout
     seen = passes(max_time, tokens, rate)
     if "dropout" in fields:
-        chosen["dropout"] = dropout_for(seen)
-    shown = {k: v for k, v in chosen.items() if k not in sized or sized[k] != v}
+        chosen["dropout"] = dropout_for(seen) if dropout is None else dropout
+    shown = {k: v for k, v in chosen.items() if sized.get(k, BUDGET_TRAIN.get(k)) != v}
     note(
         " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in shown.items())
         + f" for the budget: {max_time:g} s read the {tokens:,} training tokens about "
         f"{seen:.1f} times at {rate:,.0f} tokens/s"
     )
     return chosen
+
+
+def _weights(arch: str, values: dict, data) -> int:
+    from seqgen import models
+
+    vocab = int(data.tokenizer.vocab_size)
+    return models.count_parameters(arch, models.config_of(arch, {**values, "vocab_size": vocab}))
 
 
 def measure_rate(arch: str, values: dict, vocab: int, batch: int, seq: int, precision: str):

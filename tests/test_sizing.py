@@ -13,7 +13,6 @@ import torch
 from seqgen.sizing import (
     BUDGET_DROPOUT,
     BUDGET_MODEL,
-    MIN_PASSES,
     WIDER,
     budget_defaults,
     budget_fit,
@@ -32,11 +31,11 @@ def data_of(train_tokens: int, vocab: int = 65):
 
 def fit(max_time, train_tokens, rates=None, sized=True, fields=FIELDS) -> dict:
     """What budget sizing chooses, with the training rate of each width given (tokens/s by
-    hidden size; the default: 20,000 for 256 and 6,000 for 512)."""
-    rates = rates or {256: 20_000, 512: 6_000}
+    hidden size; the default: 20,000 for 256, 6,000 for 512 and 2,000 for 768)."""
+    rates = rates or {256: 20_000, 512: 6_000, 768: 2_000}
     said = []
     got = budget_fit(max_time, dict(BUDGET_MODEL) if sized else {}, data_of(train_tokens),
-                     "lstm", fields, lambda v: rates.get(v.get("hidden_size", 256)),
+                     "lstm", fields, lambda v, batch: rates.get(v.get("hidden_size", 256)),
                      said.append)  # fmt: skip
     assert len(said) == (1 if got else 0)
     return got
@@ -58,14 +57,25 @@ def test_a_small_corpus_read_many_times_gets_dropout_and_stays_narrow():
 
 
 def test_a_longer_budget_on_a_large_enough_corpus_gets_a_wider_model():
-    hidden, embedding, lr = WIDER[0]
+    wide = WIDER[0]
     assert fit(270, 1_003_855)["hidden_size"] == 256  # 512 would read it 1.6 times
-    got = fit(900, 1_003_855)  # 512 reads it 5.4 times
-    assert got["hidden_size"] == hidden and got["embedding_size"] == embedding
-    assert got["lr"] == lr
+    got = fit(900, 1_003_855)  # 512 reads it 5.4 times, 768 1.8 times
+    assert got["hidden_size"] == wide.hidden and got["embedding_size"] == wide.embedding
+    assert got["lr"] == wide.lr and got["batch_size"] == wide.batch
     assert got["dropout"] == next(p for below, p in BUDGET_DROPOUT if 5.4 < below)
     slower = fit(900, 1_003_855, {256: 20_000, 512: 3_000})  # 2.7 passes: too few
-    assert slower["hidden_size"] == 256 and 900 * 3_000 / 1_003_855 < MIN_PASSES
+    assert slower["hidden_size"] == 256 and 900 * 3_000 / 1_003_855 < wide.passes
+
+
+def test_the_widest_comes_with_its_own_batch_and_dropout():
+    wide = WIDER[-1]
+    rates = {256: 50_000, 512: 20_000, 768: 8_000}
+    got = fit(900, 1_003_855, rates)  # 768 reads it 7.2 times
+    assert (got["hidden_size"], got["batch_size"], got["lr"]) == (wide.hidden, wide.batch, wide.lr)
+    assert got["dropout"] == wide.dropout
+    assert fit(270, 1_003_855, rates)["hidden_size"] == WIDER[0].hidden  # 2.2 times: too few
+    small = fit(900, 900_000, rates)  # 768 would have 8.4 weights per training token
+    assert small["hidden_size"] == WIDER[0].hidden and "batch_size" in small
 
 
 def test_an_unmeasured_rate_keeps_the_narrow_model():
