@@ -36,7 +36,8 @@ from seqgen.labels import (
     head_length,
     without_controls,
 )  # fmt: skip
-from seqgen.prepare_pool import ByteProgress, Splits, default_workers, encoder, pool_size
+from seqgen.prepare_pool import Splits, default_workers, encoder, pool_size
+from seqgen.progress import ByteProgress
 from seqgen.sections import add_sections
 from seqgen.tokenizer import Document, Tokenizer
 
