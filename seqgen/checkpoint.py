@@ -93,7 +93,7 @@ def save(path: Path, ckpt: Checkpoint) -> None:
         "versions": {"seqgen": seqgen.__version__, "torch": str(torch.__version__)},
         "arch": ckpt.arch,
         "model_config": ckpt.model_config,
-        "model": {k: v.detach().cpu() for k, v in ckpt.model.items()},
+        "model": _on_cpu(ckpt.model),
         "tokenizer": {**asdict(ckpt.tokenizer), "state": pack_state(ckpt.tokenizer.state)},
         "run": ckpt.run.to_dict(),
         "train_config": ckpt.train_config.to_dict(),
@@ -107,9 +107,7 @@ def save(path: Path, ckpt: Checkpoint) -> None:
         "data": ckpt.data,
     }
     if ckpt.training_weights is not None:  # a run without --ema writes what it always wrote
-        payload["training_weights"] = {
-            k: v.detach().cpu() for k, v in ckpt.training_weights.items()
-        }
+        payload["training_weights"] = _on_cpu(ckpt.training_weights)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -221,6 +219,10 @@ def _parse(raw: dict) -> Checkpoint:
         versions=_mapping(raw.get("versions", {}), "versions"),
         training_weights=training,
     )
+
+
+def _on_cpu(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in weights.items()}
 
 
 def _weights(weights: Any, what: str) -> dict[str, torch.Tensor]:

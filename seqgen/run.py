@@ -31,6 +31,7 @@ from seqgen.errors import CheckpointError, SeqgenError
 from seqgen.labels import LabelSpec
 from seqgen.rundir import claim_new, claimed
 from seqgen.runplan import check_logits, model_config, plan_start, train_options
+from seqgen.sizing import BUDGET_TRAIN
 from seqgen.trainer import Callback, Trainer
 
 Note = Callable[[str], None]
@@ -92,9 +93,8 @@ def start(
         lock = world.first(lambda: claim_new(stack, out), others=False)
         data, fingerprint = world.first(lambda: _prepare(tok_cls, corpus, settings, note, labels))
         fitted = _budget_fit(cfg, arch, sized_model, data, fields_of_arch, world, note)
-        model.update({k: v for k, v in fitted.items() if k not in ("lr", "batch_size")})
-        batch = fitted.get("batch_size", cfg.batch_size)
-        cfg = dataclasses.replace(cfg, lr=fitted.get("lr", cfg.lr), batch_size=batch)
+        model.update({k: v for k, v in fitted.items() if k not in BUDGET_TRAIN})
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in fitted.items() if k in BUDGET_TRAIN})
         check_logits(cfg, model, vocab_of(data))
         model_cfg = model_config(arch, model, vocab_of(data), note)
         plugin = reg.domain_plugin.get(domain, "?")
