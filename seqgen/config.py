@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from seqgen import limits
 from seqgen.errors import SeqgenError
 
 OPTIMIZERS = ("adamw", "rmsprop", "sgd")
@@ -49,6 +50,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise SeqgenError(f"{_flag(name)} {value}: must be at least 1")
+        if self.threads is not None:  # a hundred thousand OpenMP threads crash the process
+            limits.check("threads", self.threads, "--threads")
         for name in ("epochs", "max_time"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):

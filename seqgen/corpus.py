@@ -57,7 +57,15 @@ def _expand(arg: str, patterns: tuple[str, ...]) -> list[Path]:
             for f in path.rglob(pattern)
             if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
         )
+    if path.exists():  # a device, a FIFO or a socket: endless or one-shot, not a corpus
+        raise DataError(f"corpus {arg}: {_kind(path)}, not a file or a folder of files")
     raise DataError(f"corpus {arg}: no such file, directory or registered corpus name")
+
+
+def _kind(path: Path) -> str:
+    tests = (("is_char_device", "a character device"), ("is_block_device", "a block device"),
+             ("is_fifo", "a named pipe"), ("is_socket", "a socket"))  # fmt: skip
+    return next((what for test, what in tests if getattr(path, test)()), "a special file")
 
 
 def _missing(arg: str, registry) -> DataError:

@@ -16,6 +16,7 @@ DEFAULTS = {
     "logits": 1 << 28,  # batch x seq-len x vocabulary of a full-softmax training step (1 GB)
     "parameters": 2_000_000_000,  # model weights (8 GB in fp32, before the optimizer's state)
     "beam": 1_000,  # --beam width
+    "threads": 1_024,  # --threads per process (far more cannot all start: the process dies)
     "label_keys": 16,  # distinct label keys of a run (seqgen.labels)
     "label_values": 256,  # distinct values of one label key
 }

@@ -21,7 +21,12 @@ def claimed(out: Path):
     from filelock import FileLock, Timeout
 
     made = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise SeqgenError(f"--out {out}: a file is there; a run needs a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file where a parent folder should be, no permission, a full disk
+        raise SeqgenError(f"--out {out}: cannot make the folder ({e.strerror})") from None
     lock = FileLock(str(out / LOCK))
     try:
         lock.acquire(timeout=0)

@@ -160,6 +160,11 @@ class Trainer:
         self.emit("on_validation_start")
         t0 = time.perf_counter()
         row = self.validate()
+        if not math.isfinite(row.get("val_nats_per_token", 0.0)):  # every rank sees the sum
+            raise SeqgenError(
+                f"training diverged by step {self.step} (validation loss "
+                f"{row['val_nats_per_token']}); try a lower --lr"
+            )
         cost = float(self.world.agree([time.perf_counter() - t0])[:, 0].max())  # the slowest
         row["val_seconds"] = round(cost, 3)
         row["wall"] = round(time.perf_counter() - self.began, 2)  # since this session began

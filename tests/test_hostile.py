@@ -43,6 +43,7 @@ BAD_TRAIN = {
     "--lr nan": "--lr",
     "--lr inf": "--lr",
     "--threads -1": "--threads",
+    "--threads 100000": "--threads",  # that many OpenMP threads crashed the process
     "--device bogus": "--device",
     "--device cuda:99": "--device",
     "--seed -1": "--seed",
@@ -170,6 +171,32 @@ def test_a_directory_as_output_and_a_fifo_as_prime_are_one_line(cli, tmp_path, t
     code, _, err = cli("generate", run, "--prime-file", tmp_path / "fifo", "-n", "5", "-q")
     assert code == 1 and one_line(err) and "not a regular file" in err, err
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_device_or_fifo_as_corpus_and_a_file_as_out_are_one_line(cli, tmp_path, text):
+    os.mkfifo(tmp_path / "fifo")
+    before = snapshot(tmp_path)
+    for corpus, says in (("/dev/zero", "character device"), (tmp_path / "fifo", "named pipe")):
+        code, _, err = cli("train", "-d", "char", "-c", corpus, "--out", tmp_path / "run",
+                           "--max-steps", "2", *TINY)  # fmt: skip
+        assert code == 1 and one_line(err) and says in err, err
+    for out, says in ((text, "a file is there"), (text / "run", "cannot make the folder")):
+        code, _, err = cli("train", "-d", "char", "-c", text, "--out", out, "--max-steps", "2",
+                           *TINY)  # fmt: skip
+        assert code == 1 and one_line(err) and says in err, err
+    assert snapshot(tmp_path) == before
+
+
+def test_a_diverged_run_is_one_line_and_saves_no_broken_weights(cli, tmp_path, text):
+    out = tmp_path / "run"
+    code, _, err = cli("train", "-d", "char", "-c", text, "--out", out, "--max-steps", "3",
+                       "--lr", "1e308", "--eval-every", "1", *TINY)  # fmt: skip
+    last = err.strip().splitlines()[-1]  # after the lines that say what training began
+    assert code == 1 and "Traceback" not in err and "Warning" not in err, err
+    assert last.startswith("seqgen: error: training diverged") and "--lr" in last, err
+    for path in out.glob("*.pt"):  # a checkpoint from before the first step may stay
+        weights = checkpoint.load(path).model
+        assert all(bool(w.isfinite().all()) for w in weights.values()), path
 
 
 def test_temp_files_of_a_killed_writer_are_cleaned(tmp_path):
