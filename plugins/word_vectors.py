@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from seqgen.errors import DataError, SeqgenError
+from seqgen.io import not_a_file
 
 
 def load_vectors(path: Path, vocab_size: int, keys: dict[str, list[int]], dim: int) -> np.ndarray:
     """(vocab_size, dim) float32 from a word2vec/GloVe text file; NaN rows where not found.
     An exact spelling wins over a lowercased one."""
     if not path.is_file():
-        raise DataError(f"-o vectors={path}: no such file")
+        raise DataError(f"-o vectors={path}: {not_a_file(path)}")
     lower: dict[str, list[int]] = {}
     for w, ids in keys.items():
         lower.setdefault(w.lower(), []).extend(ids)

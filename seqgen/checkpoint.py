@@ -13,6 +13,7 @@ import json
 import math
 import pickle
 import re
+import shutil
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ import torch
 import seqgen
 from seqgen.config import RunInfo, TrainConfig
 from seqgen.doccache import CacheWeights
-from seqgen.errors import CheckpointError
+from seqgen.errors import CheckpointError, SeqgenError
 from seqgen.io import atomic_path
 from seqgen.typed import from_dict
 
@@ -109,7 +110,14 @@ def save(path: Path, ckpt: Checkpoint) -> None:
     if ckpt.training_weights is not None:  # a run without --ema writes what it always wrote
         payload["training_weights"] = _on_cpu(ckpt.training_weights)
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError:  # torch's zip writer reports a short write, as on a full disk
+            free = shutil.disk_usage(tmp.parent).free
+            raise SeqgenError(
+                f"{path}: the checkpoint could not be written whole ({free:,} bytes free on "
+                "its disk); any earlier checkpoint there is kept"
+            ) from None
 
 
 def find(target: str | Path) -> Path:
@@ -122,6 +130,8 @@ def find(target: str | Path) -> Path:
         raise CheckpointError(f"{target}: no {BEST} or {LATEST} in this run directory")
     if not target.exists():
         raise CheckpointError(f"{target}: no such checkpoint or run directory")
+    if not target.is_file():  # /dev/zero, a FIFO: endless or one-shot reads
+        raise CheckpointError(f"{target}: not a regular file, so not a checkpoint")
     return target
 
 
@@ -146,6 +156,16 @@ def load(target: str | Path) -> Checkpoint:
 
 
 def _read(path: Path) -> Any:
+    # torch.save writes a zip archive; the older pickle-only format (and anything else) is
+    # refused before torch's legacy reader, which trusts the sizes a file declares
+    try:
+        whole = zipfile.is_zipfile(path)
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not whole:
+        raise CheckpointError(
+            f"{path}: not a seqgen checkpoint, or a truncated one (not a whole zip archive)"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -155,7 +175,7 @@ def _read(path: Path) -> Any:
             f"{path}: refused to load: {what}, which could run code; "
             "seqgen checkpoints hold only tensors and plain data"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, MemoryError) as e:
+    except Exception as e:  # a damaged archive fails in many ways; the reader runs no code
         raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({_one_line(e)})") from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -29,10 +30,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise SeqgenError(f"{path}: is a directory; give a file name to write")
     special = path.exists() and not path.is_file()
     folder = path.parent if not special else Path(tempfile.gettempdir())
-    folder.mkdir(parents=True, exist_ok=True)
-    _remove_stale(folder, path.name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
-    os.close(fd)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_stale(folder, path.name)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+    except OSError as e:  # a file where a folder should be, no permission, a read-only disk
+        above = next((p for p in path.parents if p.exists()), None)
+        why = f"{above} is a file, not a folder" if above and not above.is_dir() else e.strerror
+        raise SeqgenError(f"{path}: cannot write there ({why or e})") from None
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file follows the umask
     try:
         yield Path(tmp)
@@ -41,10 +47,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.unlink(tmp)
         else:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if _writing_failed(e, tmp):  # named by the target, not by the temporary file
+            raise SeqgenError(
+                f"{path}: cannot write ({e.strerror or e}); nothing was changed"
+            ) from None
         raise
+
+
+def _writing_failed(e: BaseException, tmp: str) -> bool:
+    full = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    return isinstance(e, OSError) and (e.errno in full or e.filename == tmp)
 
 
 def _write_through(tmp: Path, target: Path) -> None:
@@ -60,6 +75,11 @@ def _remove_stale(folder: Path, name: str) -> None:
         if pid.isdigit() and not _alive(int(pid)):
             with contextlib.suppress(OSError):
                 old.unlink()
+
+
+def not_a_file(path: Path) -> str:
+    """Why ``path``, which is not a regular file, cannot be read as one."""
+    return "not a regular file" if path.exists() else "no such file"
 
 
 def glob_escape(name: str) -> str:

@@ -32,6 +32,7 @@ import numpy as np
 
 from seqgen import limits
 from seqgen.errors import DataError, SeqgenError
+from seqgen.io import not_a_file
 from seqgen.tokenizer import Document, Tokenizer
 
 SIDECAR_SUFFIXES = (".csv", ".jsonl")
@@ -74,7 +75,7 @@ class LabelSpec:
             if path.suffix.lower() not in SIDECAR_SUFFIXES:
                 raise SeqgenError(f"--labels {path}: give a .csv or .jsonl file")
             if not path.is_file():
-                raise SeqgenError(f"--labels {path}: no such file")
+                raise SeqgenError(f"--labels {path}: {not_a_file(path)}")
         return self
 
     def identity(self) -> dict[str, Any]:

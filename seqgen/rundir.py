@@ -39,7 +39,7 @@ def claimed(out: Path):
         yield lock
     except BaseException:
         lock.release()
-        if made and all(p.name == LOCK for p in out.iterdir()):
+        if made and not (out / checkpoint.LATEST).exists():  # nothing there to resume
             shutil.rmtree(out, ignore_errors=True)
         raise
 

@@ -50,6 +50,7 @@ from seqgen_plugins.midi.vocab import (
 )  # fmt: skip
 
 from seqgen.errors import DataError, OptionError
+from seqgen.io import not_a_file
 from seqgen.tokenizer import Constraint, Document, Option, Tokenizer
 
 KEEP_NOTES = 1_000_000  # notes of files parsed while fitting kept for encoding (~300 MB)
@@ -177,7 +178,7 @@ class MidiTokenizer(Tokenizer):
     def _read(self, path: Path) -> Iterator[Document]:
         suffix = path.suffix.lower()
         if not path.is_file():
-            raise DataError(f"{path}: no such file")
+            raise DataError(f"{path}: {not_a_file(path)}")
         if suffix in MIDI_SUFFIXES:
             yield Document(str(path), [read_midi(path)])
         elif suffix in SCORE_SUFFIXES:

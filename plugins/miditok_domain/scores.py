@@ -10,6 +10,7 @@ from pathlib import Path
 from seqgen_plugins.midi.io import DEFAULT_TEMPO, DRUMS, MAX_QUARTERS, MAX_SECONDS, Note, Piece
 
 from seqgen.errors import DataError
+from seqgen.io import not_a_file
 
 DRUM = -1  # MidiTok's program for GM channel-10 percussion (the midi domain's 128)
 
@@ -21,7 +22,7 @@ def read_score(path: Path):
 
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: {not_a_file(path)}")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file (0 bytes)")
     try:
