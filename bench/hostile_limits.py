@@ -46,6 +46,13 @@ def million_chars(d: Path) -> Path:
     return path
 
 
+def abc_long_tune(d: Path) -> Path:
+    """A 32 KB ABC tune of 32,000 eighth notes on one line."""
+    path = d / "long.abc"
+    path.write_text("X:1\nT:t\nM:4/4\nL:1/8\nK:C\n" + "C" * 32_000 + "\n")
+    return path
+
+
 def markup_pi(d: Path) -> Path:
     path = d / "pi.xml"
     path.write_text("<?" * 100_000)
@@ -104,6 +111,7 @@ def bombs(d: Path, seqgen: list[str]) -> dict[str, list[str]]:
         "midi_long_note": [*prepare, "midi", "-c", str(midi_long_note(d))],
         "midi_long_note_frames": [*frames, "-c", str(d / "bomb.mid")],
         "million_distinct_chars": [*train, str(million_chars(d)), *chars_run],
+        "abc_32000_notes": [*prepare, "midi", "-c", str(abc_long_tune(d))],
         "markup_repeated_pi": [*prepare, "markup", "-c", str(markup_pi(d))],
         **{
             f"subword_{model}_no_spaces": [*subword, "-o", f"model={model}"]

@@ -362,3 +362,21 @@ def test_music21_corpus_name_filter():
     )
     with pytest.raises(DataError, match="no file of music21:bach"):
         resolve("music21:bach/nothing-like-this", MidiTokenizer.file_patterns, reg)
+
+
+def test_a_score_is_read_without_copying_it(tmp_path, monkeypatch):
+    """Ties are merged in the flattened part itself: music21 deep-copies a stream in time
+    quadratic in its notes (a 32 KB ABC tune of 32,000 notes took 36 s; bench/hostile_limits.py
+    --only abc_32000_notes), so no stream may be copied on the way to notes."""
+    from music21 import stream
+    from seqgen_plugins.midi.io import read_scores
+
+    def refuse(self, memo=None):
+        raise AssertionError("a stream was deep-copied")
+
+    tune = tmp_path / "tied.abc"
+    tune.write_text("X:1\nT:t\nM:4/4\nL:1/4\nK:C\nC2-C2 | D E F G |\n")
+    monkeypatch.setattr(stream.Stream, "__deepcopy__", refuse)
+    ((_, piece),) = list(read_scores(tune))
+    got = [(n.pitch, n.qstart, n.qend) for n in piece.notes]
+    assert got == [(60, 0.0, 4.0), (62, 4.0, 5.0), (64, 5.0, 6.0), (65, 6.0, 7.0), (67, 7.0, 8.0)]
