@@ -53,6 +53,14 @@ def abc_long_tune(d: Path) -> Path:
     return path
 
 
+def kern_long_spine(d: Path) -> Path:
+    """A 104 KB Humdrum file: one spine of 32,000 eighth notes."""
+    path = d / "long.krn"
+    bars = "".join("8c\n" * 8 + "=\n" for _ in range(4_000))
+    path.write_text("**kern\n*M4/4\n" + bars + "*-\n")
+    return path
+
+
 def markup_pi(d: Path) -> Path:
     path = d / "pi.xml"
     path.write_text("<?" * 100_000)
@@ -112,6 +120,7 @@ def bombs(d: Path, seqgen: list[str]) -> dict[str, list[str]]:
         "midi_long_note_frames": [*frames, "-c", str(d / "bomb.mid")],
         "million_distinct_chars": [*train, str(million_chars(d)), *chars_run],
         "abc_32000_notes": [*prepare, "midi", "-c", str(abc_long_tune(d))],
+        "kern_32000_notes": [*prepare, "midi", "-c", str(kern_long_spine(d))],
         "markup_repeated_pi": [*prepare, "markup", "-c", str(markup_pi(d))],
         **{
             f"subword_{model}_no_spaces": [*subword, "-o", f"model={model}"]

@@ -380,3 +380,20 @@ def test_a_score_is_read_without_copying_it(tmp_path, monkeypatch):
     ((_, piece),) = list(read_scores(tune))
     got = [(n.pitch, n.qstart, n.qend) for n in piece.notes]
     assert got == [(60, 0.0, 4.0), (62, 4.0, 5.0), (64, 5.0, 6.0), (65, 6.0, 7.0), (67, 7.0, 8.0)]
+
+
+def test_a_humdrum_file_longer_than_the_bound_is_refused_before_parsing(tmp_path, monkeypatch):
+    """music21's Humdrum reader is quadratic in a spine's length (32,000 notes: 53 s), so a
+    **kern file over SEQGEN_MAX_KERN_LINES lines is refused unread; one under it is read."""
+    from seqgen_plugins.midi.io import read_scores
+
+    from seqgen.errors import DataError
+
+    kern = tmp_path / "long.krn"
+    kern.write_text("**kern\n*M4/4\n" + "4c\n4d\n4e\n4f\n=\n" * 20 + "*-\n")
+    monkeypatch.setenv("SEQGEN_MAX_KERN_LINES", "50")
+    with pytest.raises(DataError, match="long.krn: over 50 lines"):
+        list(read_scores(kern))
+    monkeypatch.setenv("SEQGEN_MAX_KERN_LINES", "200")
+    ((_, piece),) = list(read_scores(kern))
+    assert [n.pitch for n in piece.notes[:4]] == [60, 62, 64, 65] and len(piece.notes) == 80

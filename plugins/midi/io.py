@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import warnings
 from collections.abc import Iterator
@@ -26,6 +27,9 @@ DRUMS = 128  # the program number the domain gives GM channel-10 percussion
 DEFAULT_TEMPO = 120.0
 MIDI_SUFFIXES = (".mid", ".midi")
 SCORE_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
+# music21's Humdrum reader takes time quadratic in a spine's length (one spine of 8,000 notes:
+# 3.4 s; 32,000: 53 s). The longest **kern file of music21's corpus has 3,077 lines.
+KERN_LINES = 12_000  # SEQGEN_MAX_KERN_LINES raises it
 
 
 @dataclass
@@ -144,6 +148,8 @@ def read_scores(path: Path) -> Iterator[tuple[str, Piece]]:
     """(name, piece) for each score in a MusicXML/ABC/Humdrum file (an ABC file may hold many)."""
     from music21 import converter, stream
 
+    if path.suffix.lower() == ".krn":
+        _check_kern_lines(path)
     with _quiet():
         try:
             # forceSource and no pickle: music21 would otherwise load (and write) a pickled
@@ -165,6 +171,19 @@ def read_scores(path: Path) -> Iterator[tuple[str, Piece]]:
             yield name, bounded(piece, name)
     if not used:
         raise DataError(f"{path}: no notes")
+
+
+def _check_kern_lines(path: Path) -> None:
+    bound = int(os.environ.get("SEQGEN_MAX_KERN_LINES") or KERN_LINES)
+    lines = 0
+    with open(path, "rb") as f:
+        while (block := f.read(1 << 20)) and lines <= bound:
+            lines += block.count(b"\n")
+    if lines > bound:
+        raise DataError(
+            f"{path}: over {bound:,} lines, more than music21 reads in reasonable time; split "
+            f"it, or raise SEQGEN_MAX_KERN_LINES"
+        )
 
 
 def from_music21(score) -> Piece:
