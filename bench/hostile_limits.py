@@ -61,6 +61,15 @@ def kern_long_spine(d: Path) -> Path:
     return path
 
 
+def abc_many_tunes(d: Path) -> Path:
+    """A 77 KB ABC collection of 2,000 one-bar tunes."""
+    path = d / "many.abc"
+    path.write_text(
+        "".join(f"X:{i}\nT:t\nM:4/4\nL:1/8\nK:C\nCDEF GABc|\n\n" for i in range(1, 2001))
+    )
+    return path
+
+
 def markup_pi(d: Path) -> Path:
     path = d / "pi.xml"
     path.write_text("<?" * 100_000)
@@ -121,6 +130,7 @@ def bombs(d: Path, seqgen: list[str]) -> dict[str, list[str]]:
         "million_distinct_chars": [*train, str(million_chars(d)), *chars_run],
         "abc_32000_notes": [*prepare, "midi", "-c", str(abc_long_tune(d))],
         "kern_32000_notes": [*prepare, "midi", "-c", str(kern_long_spine(d))],
+        "abc_2000_tunes": [*prepare, "midi", "-c", str(abc_many_tunes(d))],
         "markup_repeated_pi": [*prepare, "markup", "-c", str(markup_pi(d))],
         **{
             f"subword_{model}_no_spaces": [*subword, "-o", f"model={model}"]

@@ -196,7 +196,8 @@ def from_music21(score) -> Piece:
     sec = 60.0 / bpm
     notes: list[Note] = []
     for part in parts:
-        inst = part.getInstrument(returnDefault=True)
+        # not searched through the sites above: in an ABC collection that is every other tune
+        inst = part.getInstrument(searchActiveSite=False, returnDefault=True)
         program = inst.midiProgram if inst is not None and inst.midiProgram is not None else 0
         if inst is not None and "Percussion" in type(inst).__name__:
             program = DRUMS
