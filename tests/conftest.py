@@ -53,6 +53,19 @@ def cli(capsys, monkeypatch):
 
 
 @pytest.fixture
+def run(cli, tmp_path) -> Path:
+    """A tiny char run of three steps, trained in ``tmp_path / "run"``."""
+    text = tmp_path / "t.txt"
+    text.write_text("abcabcabd\n" * 200)
+    out = tmp_path / "run"
+    tiny = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "2", "--seq-len", "8"]
+    code, _, err = cli("train", "-d", "char", "-c", text, "--out", out, "--max-steps", "3",
+                       *tiny, "-q")  # fmt: skip
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture
 def install_plugin(tmp_path, monkeypatch):
     """``install_plugin(module_name, source)``: write a plugin module, register it under the
     `seqgen` entry-point group (beside the built-ins, as pip would) and reload the registry."""

@@ -13,16 +13,6 @@ from seqgen.errors import CheckpointError
 TINY = ("--hidden-size", "16", "--embedding-size", "8", "--batch-size", "2", "--seq-len", "8", "-q")
 
 
-@pytest.fixture
-def run(cli, tmp_path):
-    text = tmp_path / "t.txt"
-    text.write_text("abcabcabd\n" * 200)
-    out = tmp_path / "run"
-    code, _, err = cli("train", "-d", "char", "-c", text, "--out", out, "--max-steps", "3", *TINY)
-    assert code == 0, err
-    return out
-
-
 def test_checkpoint_is_self_contained(run):
     ckpt = checkpoint.load(run / "checkpoint.pt")
     assert ckpt.arch == "lstm" and ckpt.model and ckpt.optimizer and ckpt.rng

@@ -14,19 +14,6 @@ from seqgen import checkpoint
 from seqgen.errors import CheckpointError, SeqgenError
 from seqgen.io import atomic_path
 
-TINY = ["--hidden-size", "16", "--embedding-size", "8", "--batch-size", "2", "--seq-len", "8",
-        "-q"]  # fmt: skip
-
-
-@pytest.fixture
-def run(cli, tmp_path):
-    text = tmp_path / "t.txt"
-    text.write_text("abcabcabd\n" * 200)
-    out = tmp_path / "run"
-    code, _, err = cli("train", "-d", "char", "-c", text, "--out", out, "--max-steps", "3", *TINY)
-    assert code == 0, err
-    return out
-
 
 def one_line(err: str) -> bool:
     return err.count("\n") == 1 and err.startswith("seqgen: error:") and "Traceback" not in err
