@@ -112,7 +112,9 @@ def save(path: Path, ckpt: Checkpoint) -> None:
     with atomic_path(path) as tmp:
         try:
             torch.save(payload, tmp)
-        except RuntimeError:  # torch's zip writer reports a short write, as on a full disk
+        except RuntimeError as e:  # torch's zip writer reports a short write (a full disk)
+            if "inline_container" not in str(e) and "write" not in str(e).lower():
+                raise
             free = shutil.disk_usage(tmp.parent).free
             raise SeqgenError(
                 f"{path}: the checkpoint could not be written whole ({free:,} bytes free on "
