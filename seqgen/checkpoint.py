@@ -25,7 +25,7 @@ import seqgen
 from seqgen.config import RunInfo, TrainConfig
 from seqgen.doccache import CacheWeights
 from seqgen.errors import CheckpointError, SeqgenError
-from seqgen.io import atomic_path
+from seqgen.io import atomic_path, not_a_file
 from seqgen.typed import from_dict
 
 FORMAT = "seqgen-checkpoint"
@@ -133,7 +133,7 @@ def find(target: str | Path) -> Path:
     if not target.exists():
         raise CheckpointError(f"{target}: no such checkpoint or run directory")
     if not target.is_file():  # /dev/zero, a FIFO: endless or one-shot reads
-        raise CheckpointError(f"{target}: not a regular file, so not a checkpoint")
+        raise CheckpointError(f"{target}: {not_a_file(target)}, so not a checkpoint")
     return target
 
 

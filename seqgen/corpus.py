@@ -12,6 +12,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from seqgen.errors import DataError, close_match
+from seqgen.io import kind_of
 from seqgen.tokenizer import Document
 
 SPLITS = ("train", "valid", "test")
@@ -58,14 +59,8 @@ def _expand(arg: str, patterns: tuple[str, ...]) -> list[Path]:
             if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
         )
     if path.exists():  # a device, a FIFO or a socket: endless or one-shot, not a corpus
-        raise DataError(f"corpus {arg}: {_kind(path)}, not a file or a folder of files")
+        raise DataError(f"corpus {arg}: {kind_of(path)}, not a file or a folder of files")
     raise DataError(f"corpus {arg}: no such file, directory or registered corpus name")
-
-
-def _kind(path: Path) -> str:
-    tests = (("is_char_device", "a character device"), ("is_block_device", "a block device"),
-             ("is_fifo", "a named pipe"), ("is_socket", "a socket"))  # fmt: skip
-    return next((what for test, what in tests if getattr(path, test)()), "a special file")
 
 
 def _missing(arg: str, registry) -> DataError:

@@ -79,7 +79,15 @@ def _remove_stale(folder: Path, name: str) -> None:
 
 def not_a_file(path: Path) -> str:
     """Why ``path``, which is not a regular file, cannot be read as one."""
-    return "not a regular file" if path.exists() else "no such file"
+    return f"{kind_of(path)}, not a regular file" if path.exists() else "no such file"
+
+
+def kind_of(path: Path) -> str:
+    """What ``path`` is when it exists but is no regular file or folder (a device, a FIFO)."""
+    tests = (("is_dir", "a folder"), ("is_char_device", "a character device"),
+             ("is_block_device", "a block device"), ("is_fifo", "a named pipe"),
+             ("is_socket", "a socket"))  # fmt: skip
+    return next((what for test, what in tests if getattr(path, test)()), "a special file")
 
 
 def glob_escape(name: str) -> str:

@@ -9,14 +9,11 @@ import pickle
 
 import pytest
 import torch
+from test_hostile import one_line
 
 from seqgen import checkpoint
 from seqgen.errors import CheckpointError, SeqgenError
 from seqgen.io import atomic_path
-
-
-def one_line(err: str) -> bool:
-    return err.count("\n") == 1 and err.startswith("seqgen: error:") and "Traceback" not in err
 
 
 def test_a_full_disk_names_the_target_and_keeps_the_old_file(tmp_path):

@@ -36,12 +36,11 @@ def read_prime_file(tok, path, limit: int | None = None) -> list[int]:
 
     from seqgen import limits
     from seqgen.errors import SeqgenError
+    from seqgen.io import not_a_file
 
     path = Path(path)
-    if not path.exists():
-        raise SeqgenError(f"--prime-file {path}: no such file")
     if not path.is_file():
-        raise SeqgenError(f"--prime-file {path}: not a regular file")
+        raise SeqgenError(f"--prime-file {path}: {not_a_file(path)}")
     limits.check("prime_bytes", path.stat().st_size, f"--prime-file {path} (bytes)")
     cap = limits.limit("prime_tokens") if limit is None else limit
     ids: list[int] = []
